@@ -1,0 +1,15 @@
+"""Running LAMMPS isolated, bounded and parsed (DESIGN.md §4). Public API: ``run``, ``check``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["run", "check"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: `import sandbox.policy` must not pull in pydantic
+    if name in __all__:
+        from sandbox import jobs
+
+        return getattr(jobs, name)
+    raise AttributeError(name)

