@@ -73,6 +73,11 @@ def _close(word: str, names: list[str]) -> list[str]:
     return difflib.get_close_matches(word, names, n=3, cutoff=0.6)
 
 
+def _either(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
 def hint_for(
     message: str,
     command: str | None,
@@ -86,7 +91,7 @@ def hint_for(
     m = re.search(r"Unknown command: (\S+)", msg)
     if m:
         near = _close(m.group(1), all_commands)
-        return (f"Did you mean '{near[0]}'? " if near else "") + (
+        return (f"Did you mean {_either(near)}? " if near else "") + (
             f"'{m.group(1)}' is not a command of this LAMMPS build (see docs.lammps.org/Commands_all.html)."
         )
     m = re.search(r"Unrecognized (\w+) style '([^']+)'", msg) or re.search(
@@ -96,7 +101,7 @@ def hint_for(
         category, style = m.group(1).lower(), m.group(2)
         near = _close(style, caps.styles.get(category, [])) if caps else []
         if near:
-            return f"Did you mean {category} style '{near[0]}'?"
+            return f"Did you mean {category} style {_either(near)}?"
         return (
             f"'{style}' is not a {category} style in this LAMMPS build (its package may not be installed); "
             f"see the list with 'lmp -h' or docs.lammps.org/Commands_{category}.html."
@@ -129,6 +134,8 @@ def hint_for(
     if m or "Invalid atom type" in msg:
         hi = m.group(3) if m else "N"
         return f"The box has atom types 1–{hi} (create_box or the data file's header); use only those types."
+    if re.search(r"Failed to (re)?allocate", msg):
+        return "The system needs more memory than the sandbox allows (MDBOT_MEMORY_MB): use fewer atoms."
     if "Out of range atoms" in msg:
         return "Atoms flew out of range: the timestep is too large or atoms overlap; minimize first."
     if "before simulation box is defined" in msg:

@@ -7,6 +7,8 @@ Layers, from outside in:
   * bubblewrap: no network, new PID/IPC/UTS/user namespaces, read-only system, only the job directory
     writable, private /tmp and /dev/shm inside the job's scratch area, scrubbed environment, dies with us;
   * a watchdog kills the whole process group on wall-clock timeout, on too much output, or too many files.
+    It polls every 50 ms, so a job writing at disk speed can overshoot the output limit by what it writes
+    in that time (bubblewrap 0.8 has no size-limited tmpfs); the per-file size limit is exact.
 """
 
 from __future__ import annotations
@@ -92,6 +94,29 @@ def bwrap_available(bwrap: str = "bwrap") -> str | None:
             "or set MDBOT_ALLOW_UNSANDBOXED=true for trusted local use only."
         )
     return None
+
+
+def _unreachable(path: Path) -> Path | None:
+    """The first directory above ``path`` that other users cannot traverse (the sandbox uid is 'other')."""
+    for parent in [*reversed(path.resolve().parents), path.resolve()]:
+        try:
+            if not parent.stat().st_mode & 0o001:
+                return parent
+        except OSError:
+            return parent
+    return None
+
+
+def check_reachable(paths: list[Path], uid: int) -> None:
+    """Fail clearly when the unprivileged sandbox uid could not reach a directory it must mount."""
+    for p in paths:
+        blocked = _unreachable(p)
+        if blocked is not None:
+            raise SandboxUnavailable(
+                f"the sandbox runs as uid {uid} and cannot reach {p}: {blocked} is not searchable by other "
+                f"users. Put MDBOT_DATA_DIR (and the virtual environment) below directories with mode o+x, "
+                f"or run 'chmod o+x {blocked}'."
+            )
 
 
 def _etc_dir(data_dir: Path) -> Path:
@@ -257,7 +282,7 @@ def execute(
     sandboxed: bool,
     bwrap: str = "bwrap",
     sandbox_uid: int = 65534,
-    poll_s: float = 0.1,
+    poll_s: float = 0.05,
 ) -> Execution:
     """Run ``argv`` in the job directory under all limits; never raises for anything the job does."""
     for sub in ("tmp", "shm"):
@@ -287,6 +312,7 @@ def execute(
         full = _prlimit(limits) + argv
     drop: dict = {}
     if as_root and sandboxed:
+        check_reachable([workdir, scratch, inst.package_dir], sandbox_uid)
         for d in (workdir, scratch):
             _chown_tree(d, sandbox_uid, sandbox_uid)
         drop = {"user": sandbox_uid, "group": sandbox_uid, "extra_groups": []}

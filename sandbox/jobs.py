@@ -20,7 +20,7 @@ from sandbox import isolation, pictures
 from sandbox.diagnose import diagnose, script_sources
 from sandbox.health import assess
 from sandbox.install import Capabilities, LammpsNotFound, capabilities, find_lammps
-from sandbox.logparse import ParsedLog, parse_file
+from sandbox.logparse import ParsedLog, parse_file, read_log
 from sandbox.policy import check_script
 from sandbox.potentials import PotentialLibrary, referenced_files
 from sandbox.result import ErrorInfo, FileInfo, HealthInfo, Performance, RunResult, Thermo, subsample
@@ -261,7 +261,7 @@ class _Job:
             workdir=str(self.workdir),
         )
         if status != "ok":
-            log_text = (self.workdir / LOG).read_text(errors="replace") if (self.workdir / LOG).exists() else ""
+            log_text = read_log(self.workdir / LOG, keep=64 * 1024)
             result.console_tail = _tail(log_text or ex.console)
         return result
 
@@ -325,12 +325,12 @@ def run(
         job.cleanup()
 
 
-def _setup_prefix(cmds: list[Command], text: str) -> str | None:
+def _setup_prefix(cmds: list[Command], text: str) -> tuple[str, Command] | None:
     """The script up to its first top-level run/minimize, which becomes a zero-step run."""
     for cmd in cmds:
         if cmd.name in ("run", "minimize", "rerun"):
             lines = text.splitlines()[: cmd.line - 1]
-            return "\n".join(lines) + "\nrun 0 post no\n"
+            return "\n".join(lines) + "\nrun 0 post no\n", cmd
         if cmd.name in ("jump", "label", "if", "next"):
             return None  # control flow: the -skiprun pass is what we can do safely
     return None
@@ -360,10 +360,14 @@ def check(
                          extra=["-skiprun"])
         log = parse_file(job.workdir / LOG)
         if ex.status == "exited" and not log.error and ex.returncode == 0:
-            prefix = _setup_prefix(job.cmds, job.text)
-            if prefix is not None:
+            setup = _setup_prefix(job.cmds, job.text)
+            if setup is not None:
+                prefix, first_run = setup
                 ex = job.execute(SETUP_INPUT, prefix, timeout=timeout, ranks=1, threads=1, sandboxed=sandboxed)
                 log = parse_file(job.workdir / LOG)
+                if log.error and log.error.last_input in (None, "run 0 post no"):
+                    # The error came from setting up the user's first run: point at that line.
+                    log.error.last_input = first_run.text
         ex.wall_s = round(time.monotonic() - start, 3)
         return job.result(ex, log, pictures_ok=False)
     finally:

@@ -92,7 +92,8 @@ def parse_text(text: str) -> ParsedLog:
             continue
         m = _ERROR.match(stripped)
         if m and out.error is None:
-            err = LogError(_SRC.sub("", m.group(1)).strip(), context=[s for s in lines[max(0, i - 8) : i]])
+            message = re.sub(r"\s*Status:$", "", _SRC.sub("", m.group(1)).strip())
+            err = LogError(message, context=[s for s in lines[max(0, i - 8) : i]])
             for follow in lines[i + 1 : i + 6]:
                 mm = _MORE.match(follow.strip())
                 if mm:
@@ -171,9 +172,29 @@ def _tables_from_logfile(text: str) -> list[ThermoTable]:
     return tables
 
 
-def parse_file(path: Path) -> ParsedLog:
+HEAD_TAIL_BYTES = 8 * 1024 * 1024
+
+
+def read_log(path: Path, keep: int = HEAD_TAIL_BYTES) -> str:
+    """A log's text; for a huge log (a runaway loop, per-step thermo) only its head and tail.
+
+    The set-up and the first tables are at the head, the error and the last tables at the tail; parsing
+    hundreds of MB in Python would cost seconds after every flood.
+    """
     try:
-        text = path.read_text(errors="replace")
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            if size <= 2 * keep:
+                data = fh.read()
+            else:
+                head = fh.read(keep)
+                fh.seek(size - keep)
+                tail = fh.read()
+                data = head + f"\n[mdbot: {size - 2 * keep} bytes of log skipped]\n".encode() + tail
     except OSError:
-        return ParsedLog()
-    return parse_text(text)
+        return ""
+    return data.decode("utf-8", errors="replace")
+
+
+def parse_file(path: Path) -> ParsedLog:
+    return parse_text(read_log(path))

@@ -95,7 +95,12 @@ class PotentialLibrary:
         suffix = name.split(".", 1)[1] if "." in name else ""
 
         def score(f: PotentialFile) -> tuple[float, float, float]:
-            covers = 1.0 if want and want <= f.elements else (len(want & f.elements) / len(want) if want else 0.0)
+            if want and want == f.elements:
+                covers = 2.0  # exactly these elements: a pure Cu potential for Cu
+            elif want and want <= f.elements:
+                covers = 1.0
+            else:
+                covers = len(want & f.elements) / len(want) if want else 0.0
             same_kind = 1.0 if suffix and f.name.endswith(suffix) else 0.0
             return (covers, same_kind, difflib.SequenceMatcher(None, name.lower(), f.name.lower()).ratio())
 

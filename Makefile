@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:  make run   |   make test
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mdbot-installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup run test lint bench clean
+
+setup: $(STAMP)
+	@bash scripts/ensure-bwrap.sh
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mdbot needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+# The project's main job. Until the chat console exists: the LAMMPS LJ benchmark in the sandbox.
+run: setup
+	$(BIN)/mdbot run "$$($(BIN)/mdbot example lj)"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python bench/sandbox_overhead.py
+
+clean:
+	rm -rf $(VENV) .mdbot .pytest_cache

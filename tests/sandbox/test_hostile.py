@@ -1,0 +1,266 @@
+"""Hostile scripts are contained — checked by evidence, not by trusting the policy.
+
+Every attack goes around the static policy with variable substitution (``${a}${b}`` → ``shell``), so what
+is tested is the sandbox itself: bubblewrap, the resource limits and the watchdog.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from sandbox.jobs import run
+from tests.conftest import requires_bwrap
+
+pytestmark = requires_bwrap
+
+SHELL = 'variable a string sh\nvariable b string ell\n'  # ${a}${b} becomes "shell" only at run time
+GRACE_S = 3.0
+
+
+def _all_output(result) -> str:
+    """Everything the job produced: the result document and every file in its directory."""
+    texts = [result.to_json()]
+    for p in Path(result.workdir).rglob("*"):
+        if p.is_file():
+            texts.append(p.read_bytes().decode("utf-8", errors="replace"))
+    return "\n".join(texts)
+
+
+def _sandbox_processes() -> list[str]:
+    uid = 65534 if os.geteuid() == 0 else os.geteuid()
+    out = subprocess.run(["ps", "-u", str(uid), "-o", "pid=,cmd="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "ps -u" not in line]
+
+
+def test_shell_by_substitution_cannot_touch_the_host(settings, tmp_path):
+    canary = tmp_path / "canary"
+    script = tmp_path / "in.escape"
+    script.write_text(SHELL + f'${{a}}${{b}} "touch {canary}; echo ran > ran.txt"\n')
+    result = run(script, settings=settings)
+    assert result.status == "ok"
+    assert (Path(result.workdir) / "ran.txt").read_text().strip() == "ran"  # the shell really ran…
+    assert not canary.exists()  # …but could not reach the host path
+
+
+def test_secret_file_outside_the_job_is_invisible(settings, tmp_path):
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("TOPSECRET-4f9a1c")
+    os.chmod(secret.parent, 0o755)
+    os.chmod(secret, 0o644)  # readable by anyone on the host: only the sandbox stands in the way
+    project_file = Path(__file__).resolve()
+    script = tmp_path / "in.steal"
+    script.write_text(
+        SHELL
+        + f'${{a}}${{b}} "cat {secret} {project_file} /root/.bashrc /etc/shadow > stolen.txt 2>&1"\n'
+        + "variable s string /\n"
+        + f"include ${{s}}{str(secret)[1:]}\n"
+    )
+    result = run(script, settings=settings)
+    everything = _all_output(result)
+    assert "TOPSECRET-4f9a1c" not in everything
+    assert "Hostile scripts are contained" not in everything  # this test file's docstring
+    assert result.status == "error" and "Cannot open input script" in result.error.message
+
+
+def test_environment_tokens_never_reach_the_job(settings, tmp_path, monkeypatch):
+    token = "xoxb-canary-9d3e7f0a1b"
+    monkeypatch.setenv("MDBOT_SLACK_BOT_TOKEN", token)
+    monkeypatch.setenv("OPENAI_API_KEY", token + "-key")
+    script = tmp_path / "in.env"
+    script.write_text(
+        SHELL
+        + "variable t getenv MDBOT_SLACK_BOT_TOKEN\n"
+        + 'print "token=[${t}]"\n'
+        + '${a}${b} "env > env.txt; cat /proc/1/environ >> env.txt"\n'
+    )
+    result = run(script, settings=settings)
+    assert result.status == "ok"
+    assert "token=[]" in (Path(result.workdir) / "log.lammps").read_text()
+    assert token not in _all_output(result)
+    assert "PATH=" in (Path(result.workdir) / "env.txt").read_text()  # the dump itself did happen
+
+
+def test_cannot_write_outside_the_job(settings, tmp_path):
+    target = tmp_path / "written-from-sandbox"
+    script = tmp_path / "in.write"
+    script.write_text(
+        "variable s string /\n"
+        + f"log ${{s}}{str(target)[1:]}\n"  # LAMMPS itself writing to an absolute host path
+        + 'print "hello"\n'
+        + SHELL
+        + f'${{a}}${{b}} "echo x > {target}.sh; echo x > /usr/evil; echo x > /etc/evil"\n'
+    )
+    result = run(script, settings=settings)
+    assert not target.exists()
+    assert not Path(f"{target}.sh").exists()
+    assert not Path("/usr/evil").exists() and not Path("/etc/evil").exists()
+    assert result.status in ("ok", "error")
+
+
+def test_no_network_connection_reaches_a_host_listener(settings, tmp_path):
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    accepted: list[tuple] = []
+    stop = threading.Event()
+
+    def accept_loop():
+        while not stop.is_set():
+            try:
+                conn, addr = server.accept()
+                accepted.append(addr)
+                conn.close()
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_loop, daemon=True)
+    thread.start()
+    try:
+        connect = f"bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}'"
+        # The vector works outside the sandbox: proof that the listener would see it.
+        subprocess.run(connect, shell=True, timeout=10)
+        deadline = time.monotonic() + 5
+        while not accepted and time.monotonic() < deadline:
+            stop.wait(0.05)
+        assert len(accepted) == 1
+        accepted.clear()
+        script = tmp_path / "in.net"
+        script.write_text(
+            SHELL
+            + f'${{a}}${{b}} "{connect} > net.txt 2>&1; echo exit=$? >> net.txt"\n'
+            + "variable g string get\n"
+            + f"${{g}}url http://127.0.0.1:{port}/x output got.txt\n"
+        )
+        result = run(script, settings=settings)
+        assert "exit=1" in (Path(result.workdir) / "net.txt").read_text()
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
+    assert accepted == []
+
+
+def test_infinite_jump_loop_times_out(settings, tmp_path):
+    script = tmp_path / "in.loop"
+    script.write_text("label again\nvariable x equal 1\njump SELF again\n")
+    start = time.monotonic()
+    result = run(script, settings=settings, timeout=3)
+    elapsed = time.monotonic() - start
+    assert result.status == "timeout"
+    assert "3 s" in result.error.message
+    assert elapsed < 3 + GRACE_S
+
+
+def test_fork_bomb_is_contained(settings, tmp_path):
+    settings.max_processes = 64
+    script = tmp_path / "in.bomb"
+    script.write_text(
+        SHELL
+        # dash (LAMMPS's /bin/sh) fails a fork at once where bash would retry with back-off; the count
+        # uses builtins only, because with the cap reached even `ls | wc` could not fork.
+        + '${a}${b} "(for i in $(seq 300); do sleep 3 & done) 2> forkerr.txt; '
+        + 'n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n > count.txt"\n'
+        + "${a}${b} \"bash -c ':(){ :|:& };:'\"\n"
+        + "${a}${b} \"sleep 30\"\n"
+    )
+    start = time.monotonic()
+    result = run(script, settings=settings, timeout=5)
+    assert time.monotonic() - start < 5 + GRACE_S
+    # "timeout" when the last `sleep 30` could fork; "ok"/"error" when the bomb left no room to fork it.
+    assert result.status in ("timeout", "ok", "error")
+    workdir = Path(result.workdir)
+    assert int((workdir / "count.txt").read_text()) <= 64  # the process cap held inside
+    assert "Cannot fork" in (workdir / "forkerr.txt").read_text()
+    # The host is fine and nothing of the job outlives it (namespace teardown is asynchronous: bounded wait).
+    assert subprocess.run(["true"]).returncode == 0
+    deadline = time.monotonic() + 10
+    while _sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _sandbox_processes() == []
+
+
+def test_filling_the_disk_is_stopped(settings, tmp_path):
+    settings.file_size_mb = 20
+    settings.output_mb = 60
+    script = tmp_path / "in.fill"
+    script.write_text(
+        SHELL
+        + '${a}${b} "head -c 100000000 /dev/zero > one-big-file"\n'
+        + '${a}${b} "for i in $(seq 100); do head -c 15000000 /dev/zero > f$i; done"\n'
+        + '${a}${b} "sleep 30"\n'
+    )
+    result = run(script, settings=settings, timeout=20)
+    assert result.status == "killed"
+    assert "60 MiB" in result.error.message
+    sizes = {f.name: f.bytes for f in result.files}
+    assert sizes["one-big-file"] <= 20 * 1024 * 1024  # the per-file limit
+    # It tried to write 1.6 GB; the watchdog (50 ms polls) stopped it soon after the 60 MiB limit.
+    assert sum(sizes.values()) < 400 * 1024 * 1024
+
+
+def test_huge_lattice_hits_the_memory_limit(settings, tmp_path):
+    settings.memory_mb = 1024
+    script = tmp_path / "in.huge"
+    script.write_text(
+        "units lj\nlattice fcc 0.8442\nregion box block 0 300 0 300 0 300\ncreate_box 1 box\ncreate_atoms 1 box\n"
+    )
+    start = time.monotonic()
+    result = run(script, settings=settings, timeout=60)
+    assert time.monotonic() - start < 30
+    assert result.status in ("error", "killed")
+    assert "allocate" in result.error.message or "memory" in result.error.message
+    assert result.error.line == 5
+    assert "MDBOT_MEMORY_MB" in result.error.hint
+
+
+def test_flooding_output_is_capped(settings, tmp_path):
+    settings.file_size_mb = 10
+    settings.kept_output_kb = 16
+    script = tmp_path / "in.flood"
+    script.write_text('label l\nprint "' + "flood " * 30 + '"\njump SELF l\n')
+    start = time.monotonic()
+    result = run(script, settings=settings, timeout=30)
+    assert time.monotonic() - start < 30
+    assert result.status == "killed"
+    assert (Path(result.workdir) / "log.lammps").stat().st_size <= 10 * 1024 * 1024
+    assert len(result.to_json()) < 100_000  # the result stays small
+
+
+@pytest.mark.parametrize("n_jobs", [4])
+def test_parallel_jobs_do_not_interfere(settings, tmp_path, n_jobs):
+    template = (
+        "units lj\natom_style atomic\nlattice fcc 0.8442\nregion box block 0 4 0 4 0 4\ncreate_box 1 box\n"
+        "create_atoms 1 box\nmass 1 1.0\nvelocity all create {t} {seed} loop geom\npair_style lj/cut 2.5\n"
+        "pair_coeff 1 1 1.0 1.0 2.5\nfix 1 all nve\nthermo 25\nrun 100\n"
+        'print "job {i}" file mine.txt\n'
+        + SHELL
+        + '${{a}}${{b}} "ls /tmp /job > seen.txt; echo {i} > /tmp/marker"\n'
+    )
+    scripts = []
+    for i in range(n_jobs):
+        p = tmp_path / f"in.job{i}"
+        p.write_text(template.format(t=1.0 + 0.2 * i, seed=1000 + i, i=i))
+        scripts.append(p)
+    serial = [run(p, settings=settings) for p in scripts]
+    with ThreadPoolExecutor(n_jobs) as pool:
+        parallel = list(pool.map(lambda p: run(p, settings=settings), scripts))
+    workdirs = {r.workdir for r in parallel}
+    assert len(workdirs) == n_jobs
+    for i, (s, p) in enumerate(zip(serial, parallel)):
+        assert p.status == "ok", p.error
+        assert p.thermo[0].rows == s.thermo[0].rows  # same numbers as alone
+        assert (Path(p.workdir) / "mine.txt").read_text().strip() == f"job {i}"
+        seen = (Path(p.workdir) / "seen.txt").read_text()
+        assert "marker" not in seen.split("/job:")[0]  # no other job's /tmp is visible
+        assert all(f"in.job{j}" not in seen for j in range(n_jobs) if j != i)
