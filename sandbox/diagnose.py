@@ -14,7 +14,7 @@ from pathlib import Path
 from sandbox.install import Capabilities
 from sandbox.logparse import LogError
 from sandbox.potentials import PotentialLibrary, pair_coeff_elements
-from sandbox.script import INPUT_COMMANDS, Command, commands
+from sandbox.script import INPUT_COMMANDS, Command
 
 
 @dataclass
@@ -109,7 +109,9 @@ def hint_for(
     if "All pair coeffs are not set" in msg:
         return "Every pair of atom types needs coefficients: add pair_coeff lines (e.g. 'pair_coeff * * …')."
     if "masses are set" in msg or "Not all per-type masses" in msg:
-        return "Give every atom type a mass ('mass 1 1.0'), or read masses from the data file's Masses section."
+        return (
+            "Give every atom type a mass ('mass 1 1.0'), or read masses from the data file's Masses section."
+        )
     m = re.search(r"(?:cannot open|Cannot open)[^:]*?(?:file)?\s+([^\s:]+)\s*:", msg)
     if m:
         name = Path(m.group(1)).name
@@ -124,7 +126,11 @@ def hint_for(
                 return f"Potential file '{name}' was not found. Closest available{for_el}: {', '.join(near)}."
         near = _close(name, job_files)
         attach = "Attach the file to the request (or correct its name)"
-        return f"{attach}; did you mean '{near[0]}'?" if near else f"{attach}; files in the job: {', '.join(job_files) or 'none'}."
+        return (
+            f"{attach}; did you mean '{near[0]}'?"
+            if near
+            else f"{attach}; files in the job: {', '.join(job_files) or 'none'}."
+        )
     if "Lost atoms" in msg:
         return (
             "Atoms moved too far in one step: reduce the timestep, remove overlaps (minimize first), check units "
@@ -147,7 +153,9 @@ def hint_for(
     if re.search(r"Incorrect args|Illegal \S+ command|Expected (integer|floating point)", msg):
         return "Check the number and order of arguments against the Syntax section of this command's manual page."
     if "Bond atoms missing" in msg or "Angle atoms missing" in msg:
-        return "Bonded atoms drifted too far apart: smaller timestep, larger comm cutoff, or check the topology."
+        return (
+            "Bonded atoms drifted too far apart: smaller timestep, larger comm cutoff, or check the topology."
+        )
     return None
 
 
@@ -168,21 +176,4 @@ def diagnose(
         hint = f"See {err.more_info}"
     elif err.more_info:
         hint = f"{hint} More: {err.more_info}"
-    return Diagnosis(
-        err.message, command, where[1] if where else None, where[2] if where else None, hint
-    )
-
-
-def script_sources(main_name: str, main_text: str, workdir: Path) -> list[tuple[str, list[Command]]]:
-    """The main script and the staged files it includes, as parsed commands."""
-    main_cmds = commands(main_text)
-    out = [(main_name, main_cmds)]
-    for cmd in main_cmds:
-        if cmd.name == "include" and len(cmd.words) > 1:
-            p = workdir / cmd.words[1]
-            try:
-                if p.is_file() and p.stat().st_size < 5_000_000:
-                    out.append((cmd.words[1], commands(p.read_text(errors="replace"))))
-            except OSError:
-                continue
-    return out
+    return Diagnosis(err.message, command, where[1] if where else None, where[2] if where else None, hint)

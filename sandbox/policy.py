@@ -26,7 +26,7 @@ FORBIDDEN_STYLES: dict[tuple[str, str], str] = {
     ("fix", "python/move"): "runs arbitrary Python code",
     ("pair_style", "python"): "runs arbitrary Python code",
 }
-_STYLE_POSITION = {"dump": 2, "fix": 3, "pair_style": 1}
+_STYLE_POSITION = {"dump": 3, "fix": 3, "pair_style": 1}  # dump/fix ID group style
 
 _PARENT = re.compile(r"(^|/)\.\.(/|$)")
 

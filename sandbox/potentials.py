@@ -69,7 +69,9 @@ def _catalog(dirs: tuple[Path, ...]) -> tuple[PotentialFile, ...]:
             if not p.is_file() or p.name in seen or p.name.startswith((".", "README")):
                 continue
             seen.add(p.name)
-            out.append(PotentialFile(p.name, p, frozenset(_elements_from_name(p.name) | _elements_from_header(p))))
+            out.append(
+                PotentialFile(p.name, p, frozenset(_elements_from_name(p.name) | _elements_from_header(p)))
+            )
     return tuple(out)
 
 

@@ -50,7 +50,9 @@ class RunResult(BaseModel):
     performance: Performance = Field(default_factory=Performance)
     files: list[FileInfo] = Field(default_factory=list)
     workdir: str | None = None
-    console_tail: str | None = Field(None, description="Last lines of console/log output when the job failed.")
+    console_tail: str | None = Field(
+        None, description="Last lines of console/log output when the job failed."
+    )
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)

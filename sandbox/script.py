@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 # Commands implemented by LAMMPS's Input class itself; `lmp -h` lists only the pluggable "command styles".
 INPUT_COMMANDS = frozenset(
@@ -95,4 +96,19 @@ def commands(script: str) -> list[Command]:
         text = " ".join(p.strip() for p in pending).strip()
         if text:
             out.append(Command(start, text, tokenize(text)))
+    return out
+
+
+def script_sources(main_name: str, main_text: str, workdir: Path) -> list[tuple[str, list[Command]]]:
+    """The main script and the staged files it includes, as parsed commands."""
+    main_cmds = commands(main_text)
+    out = [(main_name, main_cmds)]
+    for cmd in main_cmds:
+        if cmd.name == "include" and len(cmd.words) > 1:
+            p = workdir / cmd.words[1]
+            try:
+                if p.is_file() and p.stat().st_size < 5_000_000:
+                    out.append((cmd.words[1], commands(p.read_text(errors="replace"))))
+            except OSError:
+                continue
     return out

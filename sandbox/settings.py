@@ -41,9 +41,13 @@ class SandboxSettings(BaseSettings):
     allow_unsandboxed: bool = Field(
         False, description="Run without bubblewrap (rlimits and timeout only). Never for untrusted input."
     )
-    sandbox_uid: int = Field(65534, description="Unprivileged uid the sandbox runs as when mdbot runs as root.")
+    sandbox_uid: int = Field(
+        65534, description="Unprivileged uid the sandbox runs as when mdbot runs as root."
+    )
     # Pictures.
-    pictures: bool = Field(True, description="Render a thermo plot and a snapshot of the final configuration.")
+    pictures: bool = Field(
+        True, description="Render a thermo plot and a snapshot of the final configuration."
+    )
     snapshot_size: int = Field(512, ge=64, le=4096, description="Snapshot image size in pixels.")
 
     @field_validator("potentials_dirs", mode="before")

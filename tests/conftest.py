@@ -55,5 +55,6 @@ def bwrap_works() -> bool:
 
 # In CI the sandbox must be there: a missing bubblewrap fails the hostile tests instead of skipping them.
 requires_bwrap = pytest.mark.skipif(
-    not bwrap_works() and os.environ.get("CI") != "true", reason="bubblewrap is not usable here (make setup installs it when run as root)"
+    not bwrap_works() and os.environ.get("CI") != "true",
+    reason="bubblewrap is not usable here (make setup installs it when run as root)",
 )

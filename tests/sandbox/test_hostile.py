@@ -21,7 +21,7 @@ from tests.conftest import requires_bwrap
 
 pytestmark = requires_bwrap
 
-SHELL = 'variable a string sh\nvariable b string ell\n'  # ${a}${b} becomes "shell" only at run time
+SHELL = "variable a string sh\nvariable b string ell\n"  # ${a}${b} becomes "shell" only at run time
 GRACE_S = 3.0
 
 
@@ -172,7 +172,7 @@ def test_fork_bomb_is_contained(settings, tmp_path):
         + '${a}${b} "(for i in $(seq 300); do sleep 3 & done) 2> forkerr.txt; '
         + 'n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n > count.txt"\n'
         + "${a}${b} \"bash -c ':(){ :|:& };:'\"\n"
-        + "${a}${b} \"sleep 30\"\n"
+        + '${a}${b} "sleep 30"\n'
     )
     start = time.monotonic()
     result = run(script, settings=settings, timeout=5)
@@ -257,7 +257,7 @@ def test_parallel_jobs_do_not_interfere(settings, tmp_path, n_jobs):
         parallel = list(pool.map(lambda p: run(p, settings=settings), scripts))
     workdirs = {r.workdir for r in parallel}
     assert len(workdirs) == n_jobs
-    for i, (s, p) in enumerate(zip(serial, parallel)):
+    for i, (s, p) in enumerate(zip(serial, parallel, strict=True)):
         assert p.status == "ok", p.error
         assert p.thermo[0].rows == s.thermo[0].rows  # same numbers as alone
         assert (Path(p.workdir) / "mine.txt").read_text().strip() == f"job {i}"

@@ -27,16 +27,41 @@ velocity all create 1.44 87287 loop geom
     ("tail", "line", "command", "message", "hint"),
     [
         ("pair_styl lj/cut 2.5\n", 9, "pair_styl lj/cut 2.5", "Unknown command", "Did you mean 'pair_style'"),
-        ("pair_style lj/cut 2.5\npair_coeff 1 1 1.0\n", 10, "pair_coeff 1 1 1.0", "Incorrect args",
-         "Syntax section"),
-        ("pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nfix 1 all nvx\n", 11, "fix 1 all nvx",
-         "Unrecognized fix style 'nvx'", "'nve'"),
-        ("pair_style lj/cut 2.5\npair_coeff 1 3 1.0 1.0 2.5\n", 10, "pair_coeff 1 3 1.0 1.0 2.5",
-         "out of bounds", "atom types 1–1"),
-        ("pair_style lj/cut 2.5\nfix 1 all nve\n\n# production\nrun 100\n", 13, "run 100",
-         "All pair coeffs are not set", "pair_coeff"),
-        ("pair_style eam/alloy\npair_coeff * * Cu_typo.eam.alloy Cu\n", 10, "pair_coeff * * Cu_typo.eam.alloy Cu",
-         "potential file Cu_typo.eam.alloy", "Cu_zhou.eam.alloy"),
+        (
+            "pair_style lj/cut 2.5\npair_coeff 1 1 1.0\n",
+            10,
+            "pair_coeff 1 1 1.0",
+            "Incorrect args",
+            "Syntax section",
+        ),
+        (
+            "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nfix 1 all nvx\n",
+            11,
+            "fix 1 all nvx",
+            "Unrecognized fix style 'nvx'",
+            "'nve'",
+        ),
+        (
+            "pair_style lj/cut 2.5\npair_coeff 1 3 1.0 1.0 2.5\n",
+            10,
+            "pair_coeff 1 3 1.0 1.0 2.5",
+            "out of bounds",
+            "atom types 1–1",
+        ),
+        (
+            "pair_style lj/cut 2.5\nfix 1 all nve\n\n# production\nrun 100\n",
+            13,
+            "run 100",
+            "All pair coeffs are not set",
+            "pair_coeff",
+        ),
+        (
+            "pair_style eam/alloy\npair_coeff * * Cu_typo.eam.alloy Cu\n",
+            10,
+            "pair_coeff * * Cu_typo.eam.alloy Cu",
+            "potential file Cu_typo.eam.alloy",
+            "Cu_zhou.eam.alloy",
+        ),
         ("molecule water water.mol\n", 9, "molecule water water.mol", "water.mol", "Attach the file"),
     ],
 )
@@ -64,8 +89,10 @@ def test_check_of_valid_script_runs_no_dynamics(settings, tmp_path):
 
 def test_missing_data_file_names_job_files(settings, tmp_path):
     data = tmp_path / "data.system"
-    data.write_text("LAMMPS data file\n\n1 atoms\n1 atom types\n0 1 xlo xhi\n0 1 ylo yhi\n0 1 zlo zhi\n\n"
-                    "Atoms\n\n1 1 0.5 0.5 0.5\n")
+    data.write_text(
+        "LAMMPS data file\n\n1 atoms\n1 atom types\n0 1 xlo xhi\n0 1 ylo yhi\n0 1 zlo zhi\n\n"
+        "Atoms\n\n1 1 0.5 0.5 0.5\n"
+    )
     script = tmp_path / "in.read"
     script.write_text("units lj\natom_style atomic\nread_data data.sytem\n")
     result = check(script, [data], settings=settings)
@@ -89,7 +116,9 @@ def test_lost_atoms_at_run_time(settings, tmp_path):
     script = tmp_path / "in.explode"
     script.write_text(
         HEAD.replace("velocity all create 1.44", "velocity all create 100.0")
-        + "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nboundary f f f\n".replace("boundary f f f\n", "")
+        + "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nboundary f f f\n".replace(
+            "boundary f f f\n", ""
+        )
         + "timestep 0.05\nfix 1 all nve\nthermo 10\nrun 2000\n"
     )
     result = run(script, settings=settings, timeout=60)
@@ -118,8 +147,10 @@ def test_nan_and_blow_up_are_unhealthy(settings, tmp_path):
 def test_thermostat_far_from_target_is_flagged(settings, tmp_path):
     # Tdamp of 1e6 time units: the thermostat effectively never acts within 200 steps.
     script = tmp_path / "in.nvt"
-    script.write_text(HEAD + "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\n"
-                      "variable T equal 3.0\nfix 1 all nvt temp ${T} ${T} 1000000.0\nthermo 10\nrun 200\n")
+    script.write_text(
+        HEAD + "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\n"
+        "variable T equal 3.0\nfix 1 all nvt temp ${T} ${T} 1000000.0\nthermo 10\nrun 200\n"
+    )
     result = run(script, settings=settings)
     assert result.status == "ok", result.error
     assert any("thermostat target 3" in issue for issue in result.health.issues)
@@ -127,8 +158,10 @@ def test_thermostat_far_from_target_is_flagged(settings, tmp_path):
 
 def test_failed_run_keeps_partial_thermo_and_log_tail(settings, tmp_path):
     script = tmp_path / "in.partial"
-    script.write_text(HEAD + "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nfix 1 all nve\n"
-                      "thermo 10\nrun 30\nfix 2 all nvx\n")
+    script.write_text(
+        HEAD + "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nfix 1 all nve\n"
+        "thermo 10\nrun 30\nfix 2 all nvx\n"
+    )
     result = run(script, settings=settings)
     assert result.status == "error"
     assert result.error.line == 14

@@ -47,8 +47,19 @@ def test_result_document_matches_contract(settings, tmp_path):
     script = tmp_path / "in.small"
     script.write_text(SMALL_LJ)
     doc = json.loads(run(script, settings=settings).to_json())
-    for key in ("status", "returncode", "wall_s", "error", "warnings", "thermo", "health", "final_step",
-                "performance", "files", "workdir"):
+    for key in (
+        "status",
+        "returncode",
+        "wall_s",
+        "error",
+        "warnings",
+        "thermo",
+        "health",
+        "final_step",
+        "performance",
+        "files",
+        "workdir",
+    ):
         assert key in doc
     assert doc["status"] == "ok"
     assert doc["thermo"][0]["columns"][0] == "Step"

@@ -1,0 +1,31 @@
+"""`.env.example` lists every setting of every package, so operators can discover them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sandbox.settings import SandboxSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _documented() -> set[str]:
+    text = (ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#?\s*(MDBOT_[A-Z0-9_]+)=", text, re.M))
+
+
+def test_every_setting_is_in_env_example():
+    documented = _documented()
+    for model in (SandboxSettings,):
+        for name in model.model_fields:
+            assert f"MDBOT_{name.upper()}" in documented, f"MDBOT_{name.upper()} missing from .env.example"
+
+
+def test_env_example_values_parse(monkeypatch):
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        m = re.match(r"^(MDBOT_[A-Z0-9_]+)=(.*)$", line)
+        if m:
+            monkeypatch.setenv(m.group(1), m.group(2))
+    settings = SandboxSettings(_env_file=None)
+    assert settings.timeout_s == 600 and settings.potentials_dirs == []
