@@ -53,9 +53,7 @@ def run(
     file: FileOpt = None,
     np: Annotated[int, typer.Option("--np", help="MPI ranks.")] = 1,
     threads: Annotated[int, typer.Option("--threads", help="OpenMP threads per rank (adds -sf omp).")] = 1,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Wall-clock limit in seconds.")
-    ] = None,  # noqa: UP045
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Wall-clock limit in seconds.")] = None,  # noqa: UP045
     no_pictures: Annotated[
         bool, typer.Option("--no-pictures", help="Skip the thermo plot and snapshot.")
     ] = False,

@@ -149,10 +149,12 @@ def bwrap_command(
     data_dir: Path,
     mounts: Mounts,
     argv: list[str],
+    info_fd: int | None = None,
 ) -> list[str]:
     """The bubblewrap command line that runs ``argv`` inside the job's sandbox."""
     cmd = [
         bwrap,
+        *(["--info-fd", str(info_fd)] if info_fd is not None else []),
         "--unshare-all",  # user, ipc, pid, net, uts, cgroup
         "--unshare-user",
         "--uid",
@@ -276,6 +278,41 @@ def _read_capped(path: Path, keep: int) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _read_child_pid(fd: int) -> int | None:
+    """bubblewrap's --info-fd JSON: the pid (in our namespace) of the sandbox's init process."""
+    import json
+
+    data = b""
+    os.set_blocking(fd, False)  # written at start-up; never wait on a writer that might still be alive
+    try:
+        while chunk := os.read(fd, 4096):
+            data += chunk
+    except (BlockingIOError, OSError):
+        pass
+    finally:
+        os.close(fd)
+    try:
+        return int(json.loads(data or b"{}").get("child-pid"))
+    except (ValueError, TypeError):
+        return None
+
+
+def _wait_gone(pid: int | None, limit_s: float = 10.0) -> None:
+    """Wait until the sandbox's init has exited; the kernel finishes that only once every process of the
+    namespace is dead, so nothing of the job can still change files while we post-process them."""
+    if pid is None:
+        return
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().split(") ", 1)[-1].startswith("Z"):
+                    return  # a zombie: dead, only its parent has not reaped it
+        except OSError:
+            return
+        time.sleep(0.01)
+
+
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in (*dirnames, *filenames):
@@ -306,8 +343,10 @@ def execute(
         (scratch / sub).mkdir(parents=True, exist_ok=True)
     console_path = scratch / "console.txt"
     as_root = os.geteuid() == 0
+    info_r = info_w = None
     if sandboxed:
-        full = _prlimit(limits) + bwrap_command(bwrap, inst, workdir, scratch, data_dir, mounts, argv)
+        info_r, info_w = os.pipe()
+        full = _prlimit(limits) + bwrap_command(bwrap, inst, workdir, scratch, data_dir, mounts, argv, info_w)
     else:
         # Weaker mode: same limits and scrubbed environment, but the host filesystem is visible.
         host_env = dict(env)
@@ -346,10 +385,14 @@ def execute(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=(info_w,) if info_w is not None else (),
                 **drop,
             )
         except OSError as exc:
             raise SandboxUnavailable(f"cannot start the sandbox: {exc}") from exc
+        finally:
+            if info_w is not None:
+                os.close(info_w)
         done = threading.Event()
         waiter = threading.Thread(target=lambda: (proc.wait(), done.set()), daemon=True)
         waiter.start()
@@ -374,6 +417,8 @@ def execute(
                 pass
             proc.wait()
     wall = time.monotonic() - start
+    if info_r is not None:
+        _wait_gone(_read_child_pid(info_r))
     if as_root and sandboxed:
         _chown_tree(workdir, 0, 0)
     rc = proc.returncode

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sandbox import isolation, pictures
+from sandbox import isolation, jobfiles, pictures
 from sandbox.install import Capabilities, LammpsNotFound, capabilities, find_lammps
 from sandbox.policy import check_script
 from sandbox.potentials import PotentialLibrary, referenced_files
@@ -175,11 +175,7 @@ def _limits(settings: SandboxSettings, timeout: float, threads: int) -> isolatio
 def _files(workdir: Path) -> list[FileInfo]:
     from sandbox.result import FileInfo
 
-    out = []
-    for p in sorted(workdir.iterdir()):
-        if p.is_file() and not p.name.startswith("."):
-            out.append(FileInfo(name=p.name, bytes=p.stat().st_size))
-    return out
+    return [FileInfo(name=name, bytes=size) for name, size in jobfiles.regular_files(workdir)]
 
 
 def _tail(text: str, lines: int = 30) -> str:
@@ -224,7 +220,7 @@ class _Job:
         from sandbox.script import script_sources
 
         for fname, _cmds in script_sources(self.name, self.text, self.workdir):
-            text = self.text if fname == self.name else (self.workdir / fname).read_text(errors="replace")
+            text = self.text if fname == self.name else (jobfiles.read_text(self.workdir / fname) or "")
             violations = check_script(text)
             if violations:
                 v = violations[0]
@@ -261,9 +257,12 @@ class _Job:
         sandboxed: bool,
         extra: list[str] | None = None,
     ) -> isolation.Execution:
-        (self.workdir / input_name).write_text(input_text)
+        jobfiles.write_text(
+            self.workdir / input_name, input_text
+        )  # a second pass must not follow a planted link
         log = self.workdir / LOG
-        log.unlink(missing_ok=True)
+        if log.is_symlink() or log.exists():
+            log.unlink()
         return isolation.execute(
             _lmp_argv(input_name, ranks, threads, extra or []),
             workdir=self.workdir,

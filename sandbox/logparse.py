@@ -9,6 +9,7 @@ rows a health check needs.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,9 +182,11 @@ def read_log(path: Path, keep: int = HEAD_TAIL_BYTES) -> str:
     The set-up and the first tables are at the head, the error and the last tables at the tail; parsing
     hundreds of MB in Python would cost seconds after every flood.
     """
+    from sandbox.jobfiles import open_regular
+
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
             if size <= 2 * keep:
                 data = fh.read()
             else:

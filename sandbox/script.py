@@ -105,10 +105,9 @@ def script_sources(main_name: str, main_text: str, workdir: Path) -> list[tuple[
     out = [(main_name, main_cmds)]
     for cmd in main_cmds:
         if cmd.name == "include" and len(cmd.words) > 1:
-            p = workdir / cmd.words[1]
-            try:
-                if p.is_file() and p.stat().st_size < 5_000_000:
-                    out.append((cmd.words[1], commands(p.read_text(errors="replace"))))
-            except OSError:
-                continue
+            from sandbox.jobfiles import read_text
+
+            text = read_text(workdir / cmd.words[1])
+            if text is not None:
+                out.append((cmd.words[1], commands(text)))
     return out

@@ -264,3 +264,34 @@ def test_parallel_jobs_do_not_interfere(settings, tmp_path, n_jobs):
         seen = (Path(p.workdir) / "seen.txt").read_text()
         assert "marker" not in seen.split("/job:")[0]  # no other job's /tmp is visible
         assert all(f"in.job{j}" not in seen for j in range(n_jobs) if j != i)
+
+
+def test_links_left_by_the_job_are_never_followed(settings, tmp_path):
+    """A job can leave `log.lammps -> /host/secret` or `thermo.png -> /host/file`; those paths mean nothing in
+    the sandbox but everything on the host, where mdbot (maybe as root) reads, writes and uploads results."""
+    settings.pictures = True
+    secret = tmp_path / "host-secret.env"
+    secret.write_text("MDBOT_SLACK_BOT_TOKEN=xoxb-host-secret-77")
+    target = tmp_path / "host-target.txt"
+    target.write_text("precious")
+    script = tmp_path / "in.links"
+    script.write_text(
+        "units lj\natom_style atomic\nlattice fcc 0.8442\nregion box block 0 3 0 3 0 3\ncreate_box 1 box\n"
+        "create_atoms 1 box\nmass 1 1.0\npair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nfix 1 all nve\n"
+        "thermo 5\nrun 10\n"
+        + SHELL
+        + f'${{a}}${{b}} "ln -sf {target} thermo.png; ln -sf {secret} stolen.env; ln -sf {secret} .mdbot-run.in"\n'
+        + f'${{a}}${{b}} "rm -f log.lammps; ln -s {secret} log.lammps"\n'
+        + "fix 2 all nvx\n"  # fail, so the log tail would be shown
+    )
+    result = run(script, settings=settings)
+    assert target.read_text() == "precious"  # the plot did not write through the link
+    assert "xoxb-host-secret-77" not in result.to_json()
+    names = {f.name for f in result.files}
+    assert "stolen.env" not in names and "log.lammps" not in names  # links are not results
+    # Same plant with an intact log: the plot is drawn, replacing the link instead of writing through it.
+    script.write_text(script.read_text().split('${a}${b} "rm -f log.lammps')[0])
+    result = run(script, settings=settings)
+    assert result.status == "ok", result.error
+    assert target.read_text() == "precious"
+    assert (Path(result.workdir) / "thermo.png").read_bytes().startswith(b"\x89PNG")
