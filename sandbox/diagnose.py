@@ -30,27 +30,46 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def _wildcard(text: str) -> re.Pattern[str]:
-    """A pattern for a script line in which variable references match any text."""
-    parts = re.split(r"(\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z]|v_\w+)", _norm(text))
-    pattern = "".join(".+?" if i % 2 else re.escape(p) for i, p in enumerate(parts))
-    return re.compile(f"^{pattern}$")
+_VARREF = re.compile(r"\$\{[^}]{0,100}\}|\$\([^)]{0,200}\)|\$[A-Za-z]|v_\w{1,100}")
+MAX_COMPARE = 2000  # characters of a command compared; script lines and log lines are job-controlled
+
+
+def glob_match(template: str, text: str) -> bool:
+    """Whether ``text`` is ``template`` with each variable reference replaced by some non-empty text.
+
+    Linear-time glob matching (no regular expression: a crafted line with many references would make a
+    backtracking ``.+?`` pattern take days).
+    """
+    literals = _VARREF.split(template)
+    if len(literals) == 1:
+        return template == text
+    first, last = literals[0], literals[-1]
+    if not text.startswith(first) or not text.endswith(last) or len(first) + len(last) > len(text):
+        return False
+    pos, end = len(first), len(text) - len(last)
+    for lit in literals[1:-1]:
+        found = text.find(lit, pos + 1, end) if lit else pos + 1  # each reference stands for >= 1 char
+        if found < 0 or found > end:
+            return False
+        pos = found + len(lit)
+    return pos < end  # the last reference also needs at least one character
 
 
 def locate(command_text: str, sources: list[tuple[str, list[Command]]]) -> tuple[str, int, str] | None:
     """Find ``command_text`` in the scripts: (script text of the command, line, file name)."""
-    target = _norm(command_text)
+    target = _norm(command_text[:MAX_COMPARE])
     first = target.split()[0] if target else ""
     for how in ("exact", "wildcard", "similar"):
         best: tuple[float, tuple[str, int, str]] | None = None
         for fname, cmds in sources:
             for cmd in cmds:
-                if how == "exact" and _norm(cmd.text) == target:
+                text = _norm(cmd.text[:MAX_COMPARE])
+                if how == "exact" and text == target:
                     return cmd.text, cmd.line, fname
-                if how == "wildcard" and "$" in cmd.text and _wildcard(cmd.text).match(target):
+                if how == "wildcard" and ("$" in text or "v_" in text) and glob_match(text, target):
                     return cmd.text, cmd.line, fname
                 if how == "similar" and cmd.name == first:
-                    ratio = difflib.SequenceMatcher(None, _norm(cmd.text), target).ratio()
+                    ratio = difflib.SequenceMatcher(None, text[:300], target[:300]).ratio()
                     if ratio > 0.6 and (best is None or ratio > best[0]):
                         best = (ratio, (cmd.text, cmd.line, fname))
         if best:

@@ -8,20 +8,25 @@ Layers, from outside in:
     writable, private /tmp and /dev/shm inside the job's scratch area, scrubbed environment, dies with us;
   * a watchdog kills the whole process group on wall-clock timeout, on too much output, or too many files.
     It polls every 50 ms, so a job writing at disk speed can overshoot the output limit by what it writes
-    in that time (bubblewrap 0.8 has no size-limited tmpfs); the per-file size limit is exact.
+    in that time; the per-file size limit is exact. A free-disk reserve also stops a job whose space
+    cannot be seen by name (files deleted while still open);
+  * a cgroup per job, where the host allows one (root), caps the job's total memory and process count.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox import cgroups
 from sandbox.install import LammpsInstall
 
 # Paths of the LAMMPS installation as the sandboxed process sees them.
@@ -54,6 +59,15 @@ class Limits:
     max_files: int
     max_processes: int
     kept_output_kb: int
+    job_memory_mb: int = 8192
+    max_open_files: int = 1024
+    max_depth: int = 64
+    min_free_disk_mb: int = 1024
+    nproc_rlimit: int = 0  # the per-uid cap; 0 = max_processes (used when no cgroup caps the job)
+
+    def __post_init__(self) -> None:
+        if not self.nproc_rlimit:
+            self.nproc_rlimit = self.max_processes
 
 
 @dataclass
@@ -157,6 +171,7 @@ def bwrap_command(
         *(["--info-fd", str(info_fd)] if info_fd is not None else []),
         "--unshare-all",  # user, ipc, pid, net, uts, cgroup
         "--unshare-user",
+        "--disable-userns",  # no nested user namespaces: less kernel attack surface
         "--uid",
         "65534",
         "--gid",
@@ -202,7 +217,11 @@ def bwrap_command(
     cmd += ["--dir", POTENTIALS]
     for host, inside in mounts.ro_files:
         cmd += ["--ro-bind", str(host), inside]
-    cmd += ["--bind", str(workdir), JOB, "--chdir", JOB, "--", *argv]
+    cmd += ["--bind", str(workdir), JOB, "--chdir", JOB]
+    # bwrap builds the sandbox's / and /dev as tmpfs (in RAM, up to half of it each): once every mount
+    # point exists, make them read-only so only the job directory, /tmp and /dev/shm (on disk, counted by
+    # the watchdog) can be written.
+    cmd += ["--remount-ro", "/dev", "--remount-ro", "/", "--", *argv]
     return cmd
 
 
@@ -233,32 +252,52 @@ def _prlimit(limits: Limits) -> list[str]:
         f"--cpu={limits.cpu_s}",
         f"--as={limits.memory_mb * mb}",
         f"--fsize={limits.file_size_mb * mb}",
-        f"--nproc={limits.max_processes}",
+        f"--nproc={limits.nproc_rlimit}",
+        f"--nofile={limits.max_open_files}",
         "--core=0",
         "--",
     ]
 
 
-def _tree_usage(*roots: Path) -> tuple[int, int]:
-    """Total bytes and number of files below the given directories (unreadable entries are skipped)."""
+class _OverLimit(Exception):
+    pass
+
+
+def _tree_usage(roots: tuple[Path, ...], max_entries: int, max_depth: int, max_bytes: int) -> tuple[int, int]:
+    """Bytes and entries (files, directories, links) below ``roots``, stopping as soon as a limit is passed.
+
+    Raises _OverLimit with the reason when the tree is too large, too deep, or cannot be scanned (a job
+    that makes its own tree unreadable to us is treated as over the limit, not as empty).
+    """
     total = count = 0
-    stack = [str(r) for r in roots]
+    stack = [(str(r), 0) for r in roots]
     while stack:
-        top = stack.pop()
+        top, depth = stack.pop()
+        if depth > max_depth:
+            raise _OverLimit(f"the job created directories more than {max_depth} levels deep")
         try:
             with os.scandir(top) as it:
                 for entry in it:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-                        else:
-                            count += 1
-                            total += entry.stat(follow_symlinks=False).st_size
-                    except OSError:
-                        continue
-        except OSError:
-            continue
+                    count += 1
+                    if count > max_entries:
+                        raise _OverLimit(f"the job created more than {max_entries} files and directories")
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append((entry.path, depth + 1))
+                    else:
+                        total += st.st_blocks * 512 if st.st_blocks * 512 < st.st_size else st.st_size
+                        if total > max_bytes:
+                            raise _OverLimit(f"the job wrote more than {max_bytes // (1024 * 1024)} MiB")
+        except FileNotFoundError:
+            continue  # removed while we looked
+        except OSError as exc:
+            raise _OverLimit(f"the job's files could not be inspected ({exc.strerror})") from exc
     return total, count
+
+
+def _free_mb(path: Path) -> float:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize / (1024 * 1024)
 
 
 def _read_capped(path: Path, keep: int) -> str:
@@ -313,14 +352,36 @@ def _wait_gone(pid: int | None, limit_s: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in (*dirnames, *filenames):
+def _chown_tree(root: Path, uid: int, gid: int, sanitize: bool = False) -> None:
+    """Give a job tree to ``uid``; with ``sanitize``, also clear setuid/setgid/sticky and world-write bits.
+
+    Iterative (a job can nest directories thousands deep) and never follows links.
+    """
+    stack = [str(root)]
+    while stack:
+        top = stack.pop()
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for entry in entries:
             try:
-                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+                st = entry.stat(follow_symlinks=False)
+                os.chown(entry.path, uid, gid, follow_symlinks=False)
+                if stat.S_ISLNK(st.st_mode):
+                    continue
+                if sanitize and st.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWOTH):
+                    os.chmod(entry.path, stat.S_IMODE(st.st_mode) & 0o0775 & ~stat.S_IWOTH)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(entry.path)
             except OSError:
-                pass
-    os.chown(root, uid, gid)
+                continue
+    try:
+        os.chown(root, uid, gid)
+        if sanitize:
+            os.chmod(root, 0o755)
+    except OSError:
+        pass
 
 
 def execute(
@@ -343,6 +404,53 @@ def execute(
         (scratch / sub).mkdir(parents=True, exist_ok=True)
     console_path = scratch / "console.txt"
     as_root = os.geteuid() == 0
+    owner = sandbox_uid if (as_root and sandboxed) else None
+    group = cgroups.create(workdir.name, limits.job_memory_mb, limits.max_processes, owner)
+    if group is not None:
+        # The cgroup caps this job's processes; the per-uid rlimit is shared by every job of the uid, so it
+        # only guards against runaway totals and must not let one job starve the others.
+        limits = dataclasses.replace(limits, nproc_rlimit=max(limits.max_processes * 16, 4096))
+    try:
+        return _execute(
+            argv,
+            workdir,
+            scratch,
+            data_dir,
+            inst,
+            limits,
+            env,
+            mounts,
+            sandboxed,
+            bwrap,
+            sandbox_uid,
+            poll_s,
+            console_path,
+            as_root,
+            group,
+        )
+    finally:
+        if group is not None:
+            group.kill_all()
+            group.remove()
+
+
+def _execute(
+    argv,
+    workdir,
+    scratch,
+    data_dir,
+    inst,
+    limits,
+    env,
+    mounts,
+    sandboxed,
+    bwrap,
+    sandbox_uid,
+    poll_s,
+    console_path,
+    as_root,
+    group,
+) -> Execution:
     info_r = info_w = None
     if sandboxed:
         info_r, info_w = os.pipe()
@@ -372,6 +480,8 @@ def execute(
         for d in (workdir, scratch):
             _chown_tree(d, sandbox_uid, sandbox_uid)
         drop = {"user": sandbox_uid, "group": sandbox_uid, "extra_groups": []}
+    if group is not None:
+        full = cgroups.launcher(group, full)
 
     start = time.monotonic()
     with console_path.open("wb") as console:
@@ -403,24 +513,32 @@ def execute(
             if elapsed > limits.timeout_s:
                 status, reason = "timeout", f"wall-clock limit of {limits.timeout_s:g} s reached"
                 break
-            used, files = _tree_usage(workdir, scratch)
-            if used > output_limit:
-                status, reason = "killed", f"the job wrote more than {limits.output_mb} MiB"
-                break
-            if files > limits.max_files:
-                status, reason = "killed", f"the job created more than {limits.max_files} files"
+            try:
+                _tree_usage((workdir, scratch), limits.max_files, limits.max_depth, output_limit)
+                if _free_mb(workdir) < limits.min_free_disk_mb:
+                    raise _OverLimit(
+                        f"the disk is nearly full (less than {limits.min_free_disk_mb} MiB free)"
+                    )
+            except _OverLimit as exc:
+                status, reason = "killed", str(exc)
                 break
         if status != "exited":
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            if group is not None:
+                group.kill_all()
             proc.wait()
     wall = time.monotonic() - start
     if info_r is not None:
         _wait_gone(_read_child_pid(info_r))
+    if group is not None:
+        group.kill_all()  # anything that escaped the process group (unsandboxed mode: setsid)
+        if group.oom_killed():
+            status, reason = "killed", f"the job used more than {limits.job_memory_mb} MiB of memory in total"
     if as_root and sandboxed:
-        _chown_tree(workdir, 0, 0)
+        _chown_tree(workdir, 0, 0, sanitize=True)
     rc = proc.returncode
     sig = -rc if rc < 0 else (rc - 128 if rc > 128 else None)
     if status == "exited" and sig in (signal.SIGKILL, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGSEGV):

@@ -75,3 +75,30 @@ def regular_files(directory: Path) -> list[tuple[str, int]]:
         if stat.S_ISREG(st.st_mode):
             out.append((entry.name, st.st_size))
     return out
+
+
+def clear_reserved(directory: Path, names: set[str], prefix_suffix: tuple[str, str] | None = None) -> None:
+    """Move anything that is not a regular file out of the names mdbot itself writes and reads.
+
+    A job can leave a directory, FIFO or link named ``log.lammps`` or ``thermo.png``; renaming it to a hidden
+    name (never deleting: a deep tree would take long, and it is the job's own output) frees the name.
+    """
+    import secrets
+
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        reserved = entry.name in names or (
+            prefix_suffix is not None
+            and entry.name.startswith(prefix_suffix[0])
+            and entry.name.endswith(prefix_suffix[1])
+        )
+        if not reserved:
+            continue
+        try:
+            if not stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                os.rename(entry.path, os.path.join(directory, f".mdbot-moved-{secrets.token_hex(4)}"))
+        except OSError:
+            continue

@@ -9,6 +9,7 @@ set up (pair coefficients not set, masses missing, lost atoms at step 0) are cau
 from __future__ import annotations
 
 import functools
+import os
 import re
 import secrets
 import shutil
@@ -49,6 +50,7 @@ LOG = "log.lammps"
 RUN_INPUT = ".mdbot-run.in"
 CHECK_INPUT = ".mdbot-check.in"
 SETUP_INPUT = ".mdbot-setup.in"
+RESERVED = {LOG, RUN_INPUT, CHECK_INPUT, SETUP_INPUT, pictures.SNAPSHOT, "thermo.png"}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]{0,127}$")
 
 
@@ -128,7 +130,8 @@ def _potential_mounts(cmds: list[Command], workdir: Path, library: PotentialLibr
     mounts = isolation.Mounts()
     done: set[str] = set()
     for _cmd, name in referenced_files(cmds):
-        if name in done or (workdir / name).exists():
+        # lexists: a name the job planted as a link must not make us stat the host path it points to
+        if name in done or os.path.lexists(workdir / name):
             continue
         path = library.find(name)
         if path:
@@ -169,6 +172,10 @@ def _limits(settings: SandboxSettings, timeout: float, threads: int) -> isolatio
         max_files=settings.max_files,
         max_processes=settings.max_processes,
         kept_output_kb=settings.kept_output_kb,
+        job_memory_mb=settings.job_memory_mb,
+        max_open_files=settings.max_open_files,
+        max_depth=settings.max_depth,
+        min_free_disk_mb=settings.min_free_disk_mb,
     )
 
 
@@ -257,11 +264,12 @@ class _Job:
         sandboxed: bool,
         extra: list[str] | None = None,
     ) -> isolation.Execution:
-        jobfiles.write_text(
-            self.workdir / input_name, input_text
-        )  # a second pass must not follow a planted link
+        # What an earlier pass left under our names is moved aside; the input is written fresh, never
+        # through a link the job planted.
+        jobfiles.clear_reserved(self.workdir, RESERVED, ("thermo-", ".png"))
+        jobfiles.write_text(self.workdir / input_name, input_text)
         log = self.workdir / LOG
-        if log.is_symlink() or log.exists():
+        if log.is_symlink():
             log.unlink()
         return isolation.execute(
             _lmp_argv(input_name, ranks, threads, extra or []),
@@ -278,6 +286,27 @@ class _Job:
         )
 
     def result(
+        self, ex: isolation.Execution, log: ParsedLog, *, pictures_ok: bool, epilogue_from: int | None = None
+    ) -> RunResult:
+        """The result document. Whatever the job left behind, this returns one (never raises)."""
+        from sandbox.result import ErrorInfo, RunResult
+
+        try:
+            return self._result(ex, log, pictures_ok=pictures_ok, epilogue_from=epilogue_from)
+        except Exception as exc:  # noqa: BLE001 - crafted output must not take the caller down
+            return RunResult(
+                status="error",
+                returncode=ex.returncode,
+                wall_s=ex.wall_s,
+                error=ErrorInfo(
+                    message=f"mdbot could not read this job's output ({type(exc).__name__}: {str(exc)[:200]})",
+                    hint="The job left files mdbot cannot process; see the job directory.",
+                ),
+                files=_files(self.workdir),
+                workdir=str(self.workdir),
+            )
+
+    def _result(
         self, ex: isolation.Execution, log: ParsedLog, *, pictures_ok: bool, epilogue_from: int | None = None
     ) -> RunResult:
         from sandbox.diagnose import diagnose
@@ -339,10 +368,12 @@ class _Job:
 def _limit_hint(status: str, reason: str | None) -> str | None:
     if status == "timeout":
         return "Shorten the run (fewer steps or atoms), use more ranks, or ask for a longer --timeout."
-    if reason and "MiB" in reason:
-        return "Write output less often (thermo/dump/print frequency) or fewer quantities."
     if reason and "memory" in reason:
-        return "The system is too large for the memory limit; use fewer atoms."
+        return "The job needs more memory than allowed (MDBOT_JOB_MEMORY_MB): use fewer atoms or processes."
+    if reason and ("wrote more" in reason or "size limit" in reason):
+        return "Write output less often (thermo/dump/print frequency) or fewer quantities."
+    if reason and ("files" in reason or "deep" in reason):
+        return "The job created too many files or directories; write fewer, larger files."
     return None
 
 
@@ -392,6 +423,7 @@ def run(
         )
         from sandbox.logparse import parse_file
 
+        jobfiles.clear_reserved(job.workdir, RESERVED, ("thermo-", ".png"))
         log = parse_file(job.workdir / LOG)
         return job.result(
             ex, log, pictures_ok=draw, epilogue_from=len(text.splitlines()) + 1 if draw else None
@@ -442,14 +474,17 @@ def check(
             sandboxed=sandboxed,
             extra=["-skiprun"],
         )
+        jobfiles.clear_reserved(job.workdir, RESERVED, ("thermo-", ".png"))
         log = parse_file(job.workdir / LOG)
         if ex.status == "exited" and not log.error and ex.returncode == 0:
             setup = _setup_prefix(job.cmds, job.text)
-            if setup is not None:
+            remaining = timeout - (time.monotonic() - start)  # one deadline for both passes
+            if setup is not None and remaining > 0.5:
                 prefix, first_run = setup
                 ex = job.execute(
-                    SETUP_INPUT, prefix, timeout=timeout, ranks=1, threads=1, sandboxed=sandboxed
+                    SETUP_INPUT, prefix, timeout=remaining, ranks=1, threads=1, sandboxed=sandboxed
                 )
+                jobfiles.clear_reserved(job.workdir, RESERVED, ("thermo-", ".png"))
                 log = parse_file(job.workdir / LOG)
                 if log.error and log.error.last_input in (None, "run 0 post no"):
                     # The error came from setting up the user's first run: point at that line.

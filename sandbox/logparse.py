@@ -14,11 +14,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(nan|inf|infinity)$", re.I)
 _LOOP = re.compile(r"Loop time of \S+ on (\d+) procs for (\d+) steps with (\d+) atoms")
-_PERF = re.compile(r"^Performance:.*?([\d.eE+-]+) timesteps/s")
 _ERROR = re.compile(r"^ERROR(?: on proc \d+)?: (.*)$")
-_SRC = re.compile(r"\s*\((?:src/)+[^()]*\)\s*$")
+_SRC = re.compile(r"\((?:\.\./|src/)[^()]{0,300}\)$")  # applied to rstripped lines only
+MAX_LINE = 4096  # longer log lines are cut before any pattern sees them
 _MORE = re.compile(r"^For more information see (\S+)(?:\s*\(.*\))?")
 
 MAX_WARNINGS = 50
@@ -65,18 +64,36 @@ class ParsedLog:
         return None
 
 
-def _to_float(token: str) -> float:
-    return float(token.replace("infinity", "inf"))
+def _strip_src(text: str) -> str:
+    """Drop LAMMPS's trailing source reference, e.g. "(src/src/input.cpp:314)"."""
+    return _SRC.sub("", text.rstrip()).rstrip()
 
 
-def _is_row(tokens: list[str], width: int) -> bool:
-    return len(tokens) == width and all(_NUMBER.match(t) for t in tokens)
+def _row(tokens: list[str], width: int) -> list[float] | None:
+    """The numbers of a thermo row, or None. float() instead of a pattern: linear on any input."""
+    if len(tokens) != width or any(len(t) > 64 or "_" in t for t in tokens):
+        return None  # ("_": float() accepts "1_000", LAMMPS never prints it)
+    try:
+        return [float(t) for t in tokens]
+    except ValueError:
+        return None
+
+
+def _performance(line: str) -> float | None:
+    """timesteps/s from "Performance: 37160.565 tau/day, 86.020 timesteps/s, 2.753 Matom-step/s"."""
+    head, sep, _ = line.partition(" timesteps/s")
+    if not sep:
+        return None
+    try:
+        return float(head.split()[-1])
+    except (ValueError, IndexError):
+        return None
 
 
 def parse_text(text: str) -> ParsedLog:
     """Parse a log's text. Never raises on odd content: unknown lines are ignored."""
     out = ParsedLog()
-    lines = text.splitlines()
+    lines = [line[:MAX_LINE] for line in text.splitlines()]
     table: ThermoTable | None = None
     expect_header = False
     style = "line"
@@ -86,14 +103,15 @@ def parse_text(text: str) -> ParsedLog:
         if i < 3 and stripped.startswith("LAMMPS ("):
             out.version = stripped[len("LAMMPS (") : -1] if stripped.endswith(")") else stripped
         if stripped.startswith("WARNING"):
-            msg = _SRC.sub("", stripped.split(":", 1)[1].strip() if ":" in stripped else stripped)
+            msg = _strip_src(stripped.split(":", 1)[1].strip() if ":" in stripped else stripped)
             if msg not in seen_warnings and len(out.warnings) < MAX_WARNINGS:
                 seen_warnings.add(msg)
                 out.warnings.append(msg)
             continue
         m = _ERROR.match(stripped)
         if m and out.error is None:
-            message = re.sub(r"\s*Status:$", "", _SRC.sub("", m.group(1)).strip())
+            message = _strip_src(m.group(1))
+            message = message[: -len("Status:")].rstrip() if message.endswith("Status:") else message
             err = LogError(message, context=[s for s in lines[max(0, i - 8) : i]])
             for follow in lines[i + 1 : i + 6]:
                 mm = _MORE.match(follow.strip())
@@ -131,17 +149,15 @@ def parse_text(text: str) -> ParsedLog:
                     out.tables.append(table)
             table = None
             continue
-        pm = _PERF.match(stripped)
-        if pm:
-            try:
-                out.timesteps_per_s = float(pm.group(1))
-            except ValueError:
-                pass
+        if stripped.startswith("Performance:"):
+            value = _performance(stripped)
+            if value is not None:
+                out.timesteps_per_s = value
             continue
         if table is not None:
-            tokens = stripped.split()
-            if _is_row(tokens, len(table.columns)):
-                table.rows.append([_to_float(t) for t in tokens])
+            row = _row(stripped.split(), len(table.columns))
+            if row is not None:
+                table.rows.append(row)
     if table is not None:  # crashed or killed mid-run: keep what was printed
         out.tables.append(table)
     if style != "line" and not out.tables:

@@ -81,8 +81,12 @@ def thermo_plots(tables: list[ThermoTable], workdir: Path, max_panels: int = 6) 
             left=0.1, right=0.97, top=0.9, bottom=0.1 if rows > 1 else 0.18, hspace=0.45, wspace=0.3
         )
         path = workdir / ("thermo.png" if len(drawable) == 1 else f"thermo-{n}.png")
-        with jobfiles.create(path) as fh:  # never through a link the job may have planted
-            fig.savefig(fh, dpi=80, format="png")
-        plt.close(fig)
-        out.append(path)
+        try:
+            with jobfiles.create(path) as fh:  # never through a link the job may have planted
+                fig.savefig(fh, dpi=80, format="png")
+            out.append(path)
+        except OSError:
+            pass  # the name is taken by something we may not replace; the numbers are in the result
+        finally:
+            plt.close(fig)
     return out

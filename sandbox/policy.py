@@ -42,7 +42,7 @@ def _path_problem(word: str) -> str | None:
     """Why a word that may be a file name points outside the job directory, if it does."""
     if not word or any(c.isspace() for c in word):
         return None  # quoted text with spaces is never a file name
-    if word.startswith("/") and len(word) > 1 and not word.startswith("//"):
+    if word.startswith("/") and len(word) > 1:
         return f"absolute path '{word}' is outside the job directory; attach the file and use its name"
     if word.startswith("~"):
         return f"home-directory path '{word}' is outside the job directory"

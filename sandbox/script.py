@@ -57,6 +57,7 @@ def _strip_comment(line: str) -> str:
     return line
 
 
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]{0,127}$")
 _TOKEN = re.compile(r'"""(.*?)"""|"([^"]*)"|\'([^\']*)\'|(\S+)', re.S)
 
 
@@ -104,7 +105,9 @@ def script_sources(main_name: str, main_text: str, workdir: Path) -> list[tuple[
     main_cmds = commands(main_text)
     out = [(main_name, main_cmds)]
     for cmd in main_cmds:
-        if cmd.name == "include" and len(cmd.words) > 1:
+        # Only plain names of files in the job directory are read: never a path ("//etc/x", "sub/link/x"),
+        # which could reach host files through a link the job planted.
+        if cmd.name == "include" and len(cmd.words) > 1 and _PLAIN_NAME.match(cmd.words[1]):
             from sandbox.jobfiles import read_text
 
             text = read_text(workdir / cmd.words[1])

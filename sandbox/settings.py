@@ -31,7 +31,13 @@ class SandboxSettings(BaseSettings):
     file_size_mb: int = Field(1024, gt=0, description="Largest single file a job may write (MiB).")
     output_mb: int = Field(2048, gt=0, description="Total size a job directory may reach (MiB).")
     max_files: int = Field(5000, gt=0, description="Most files a job may create.")
-    max_processes: int = Field(256, gt=0, description="Process/thread cap for the sandbox user.")
+    max_processes: int = Field(256, gt=0, description="Processes and threads a job may have at once.")
+    job_memory_mb: int = Field(
+        8192, gt=0, description="Memory of all a job's processes together (needs cgroups)."
+    )
+    max_open_files: int = Field(1024, gt=0, description="Open files per process.")
+    max_depth: int = Field(64, gt=0, description="Deepest directory nesting a job may create.")
+    min_free_disk_mb: int = Field(1024, ge=0, description="Stop a job when the disk has less free than this.")
     max_ranks: int = Field(os.cpu_count() or 1, gt=0, description="Most MPI ranks a job may ask for.")
     max_threads: int = Field(os.cpu_count() or 1, gt=0, description="Most OpenMP threads per rank.")
     max_input_mb: int = Field(200, gt=0, description="Largest staged input file (MiB).")

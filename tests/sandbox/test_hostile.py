@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.jobs import run
+from sandbox.jobs import check, run
 from tests.conftest import requires_bwrap
 
 pytestmark = requires_bwrap
@@ -295,3 +295,180 @@ def test_links_left_by_the_job_are_never_followed(settings, tmp_path):
     assert result.status == "ok", result.error
     assert target.read_text() == "precious"
     assert (Path(result.workdir) / "thermo.png").read_bytes().startswith(b"\x89PNG")
+
+
+# --- regressions from the red-team review -----------------------------------------------------------------
+
+
+def _cgroups_available() -> bool:
+    from sandbox import cgroups
+
+    group = cgroups.create("mdbot-probe-" + str(os.getpid()), 64, 16, None)
+    if group is None:
+        return False
+    group.remove()
+    return True
+
+
+needs_cgroups = pytest.mark.skipif(
+    not _cgroups_available(), reason="no writable cgroup hierarchy here (mdbot not running as root)"
+)
+
+
+def test_double_slash_include_of_host_file_is_rejected_unread(settings, tmp_path):
+    secret = tmp_path / "private" / "secret.txt"
+    secret.parent.mkdir(mode=0o700)
+    secret.write_text("cd /srv/private && deploy --key=TOPSECRET-42\n")
+    script = tmp_path / "in.slash"
+    script.write_text(f"units lj\ninclude /{secret}\n")  # "//tmp/…" is absolute for Linux and Python alike
+    result = run(script, settings=settings)
+    assert result.status == "rejected"
+    assert "TOPSECRET-42" not in result.to_json()
+
+
+def test_include_through_planted_directory_link_is_not_read(settings, tmp_path):
+    secret_dir = tmp_path / "private"
+    secret_dir.mkdir(mode=0o700)
+    (secret_dir / "secret.txt").write_text("token abcdef123456SECRET\n")
+    script = tmp_path / "in.symdir"
+    script.write_text(
+        SHELL
+        + f'${{a}}${{b}} "ln -s {secret_dir} sub"\n'
+        + "variable f string inc.txt\n"
+        + 'print "token abcdef12345X" file inc.txt\n'
+        + "include ${f}\n"
+        + "include sub/secret.txt\n"  # never executed; mdbot must not read it either
+    )
+    result = run(script, settings=settings)
+    assert "SECRET" not in result.to_json()
+
+
+def test_crafted_log_lines_cannot_stall_the_host(settings, tmp_path):
+    script = tmp_path / "in.redos"
+    script.write_text(
+        'print "WARNING: a'
+        + " " * 200_000
+        + 'b"\n'
+        + "variable f string inc.txt\n"
+        + 'print "xx '
+        + "a" * 60
+        + '" file inc.txt\n'
+        + "include ${f}\n"
+        + "xx "
+        + "$a" * 12
+        + " Z\n"
+    )
+    start = time.monotonic()
+    result = run(script, settings=settings, timeout=10)
+    assert time.monotonic() - start < 10  # post-processing is linear: no catastrophic backtracking
+    assert result.status == "error"
+
+
+def test_sandbox_root_and_dev_are_read_only(settings, tmp_path):
+    script = tmp_path / "in.tmpfs"
+    script.write_text(
+        SHELL + '${a}${b} "for f in /big /dev/big /opt/big /potentials/big; do '
+        '(head -c 1000000 /dev/zero > $f && echo wrote $f) >> out.txt 2>&1; done; echo done >> out.txt"\n'
+    )
+    result = run(script, settings=settings)
+    out = (Path(result.workdir) / "out.txt").read_text()
+    assert "done" in out and "wrote" not in out
+    assert "Read-only file system" in out
+
+
+def test_nested_user_namespaces_are_refused(settings, tmp_path):
+    script = tmp_path / "in.userns"
+    script.write_text(SHELL + '${a}${b} "unshare -Ur id > out.txt 2>&1; echo rc=$? >> out.txt"\n')
+    result = run(script, settings=settings)
+    out = (Path(result.workdir) / "out.txt").read_text()
+    assert "uid=0" not in out and "rc=0" not in out
+
+
+@needs_cgroups
+def test_total_memory_of_a_job_is_capped(settings, tmp_path):
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("needs /usr/bin/python3 inside the sandbox to allocate memory")
+    settings.memory_mb = 1024  # each process alone is within its limit…
+    settings.job_memory_mb = 600  # …but three together are not
+    alloc = tmp_path / "alloc.py"
+    alloc.write_text(
+        "import time\nb = bytearray(300 * 1024 * 1024)\nb[::4096] = b'x' * len(b[::4096])\ntime.sleep(5)\n"
+    )
+    script = tmp_path / "in.mem"
+    script.write_text(SHELL + '${a}${b} "for i in 1 2 3; do python3 alloc.py & done; wait"\n')
+    result = run(script, [alloc], settings=settings, timeout=30)
+    assert result.status == "killed"
+    assert "600 MiB of memory in total" in result.error.message
+
+
+@needs_cgroups
+def test_one_jobs_fork_storm_does_not_block_other_jobs(settings, tmp_path):
+    settings.max_processes = 64
+    hog = tmp_path / "in.hog"
+    hog.write_text(SHELL + '${a}${b} "(for i in $(seq 200); do sleep 6 & done) 2>/dev/null; sleep 6"\n')
+    victim = tmp_path / "in.victim"
+    victim.write_text("units lj\nprint 'still running'\n")
+    with ThreadPoolExecutor(2) as pool:
+        hogging = pool.submit(run, hog, settings=settings, timeout=20)
+        time.sleep(2)  # let the hog reach its process cap first (the order is the point of the test)
+        result = run(victim, settings=settings)
+        hogging.result()
+    assert result.status == "ok", result.error
+
+
+def test_deep_and_wide_trees_are_stopped(settings, tmp_path):
+    settings.max_files = 500
+    for name, body in (
+        ("deep", "for i in $(seq 200); do mkdir d; cd d; done; sleep 10"),
+        ("wide", "i=0; while [ $i -lt 100000 ]; do mkdir d$i; i=$((i+1)); done"),
+    ):
+        script = tmp_path / f"in.{name}"
+        script.write_text(SHELL + f'${{a}}${{b}} "{body}"\n')
+        start = time.monotonic()
+        result = run(script, settings=settings, timeout=30)
+        assert time.monotonic() - start < 15, name
+        assert result.status == "killed", (name, result.error)
+        assert "deep" in result.error.message or "500 files and directories" in result.error.message
+
+
+def test_reserved_names_taken_by_the_job_do_not_break_results(settings, tmp_path):
+    settings.pictures = True
+    script = tmp_path / "in.reserved"
+    script.write_text(
+        "units lj\natom_style atomic\nlattice fcc 0.8442\nregion box block 0 3 0 3 0 3\ncreate_box 1 box\n"
+        "create_atoms 1 box\nmass 1 1.0\npair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nfix 1 all nve\n"
+        "thermo 5\nrun 10\n" + SHELL + '${a}${b} "mkdir thermo.png snapshot.jpg; mkfifo .mdbot-setup.in"\n'
+    )
+    result = run(script, settings=settings)
+    assert result.status in ("ok", "error")
+    assert result.final_step == 10
+    checked = check(script, settings=settings)
+    assert checked.status in ("ok", "error")
+
+
+def test_check_does_not_reveal_whether_host_paths_exist(settings, tmp_path):
+    """A link named like a shipped potential must not make mdbot stat its host target: whether the target
+    exists on the host (not in the sandbox) must not change the outcome."""
+    host_only = tmp_path / "exists-on-host-only"
+    host_only.write_text("x")
+    outcomes = []
+    for target in (host_only, tmp_path / "exists-nowhere"):
+        script = tmp_path / "in.oracle"
+        script.write_text(
+            SHELL + f'${{a}}${{b}} "ln -sf {target} Cu_smf7.eam"\n'
+            "units metal\nlattice fcc 3.6\nregion b block 0 2 0 2 0 2\ncreate_box 1 b\ncreate_atoms 1 box\n"
+            "mass 1 63.5\npair_style eam\npair_coeff 1 1 Cu_smf7.eam\nrun 10\n"
+        )
+        r = check(script, settings=settings)
+        outcomes.append((r.status, r.error.message if r.error else None))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_setuid_and_world_writable_bits_are_stripped(settings, tmp_path):
+    script = tmp_path / "in.suid"
+    script.write_text(SHELL + '${a}${b} "cp /bin/dash x; chmod 6777 x; mkdir -m 1777 d"\n')
+    result = run(script, settings=settings)
+    workdir = Path(result.workdir)
+    for name in ("x", "d"):
+        mode = (workdir / name).lstat().st_mode
+        assert not mode & 0o7000 and not mode & 0o002, (name, oct(mode))
