@@ -263,13 +263,15 @@ class _OverLimit(Exception):
     pass
 
 
-def _tree_usage(roots: tuple[Path, ...], max_entries: int, max_depth: int, max_bytes: int) -> tuple[int, int]:
+def _tree_usage(
+    roots: tuple[Path, ...], max_entries: int, max_depth: int, max_bytes: int, hidden_bytes: int = 0
+) -> tuple[int, int]:
     """Bytes and entries (files, directories, links) below ``roots``, stopping as soon as a limit is passed.
 
     Raises _OverLimit with the reason when the tree is too large, too deep, or cannot be scanned (a job
     that makes its own tree unreadable to us is treated as over the limit, not as empty).
     """
-    total = count = 0
+    total, count = hidden_bytes, 0  # hidden: deleted files the job still holds open
     stack = [(str(r), 0) for r in roots]
     while stack:
         top, depth = stack.pop()
@@ -285,7 +287,7 @@ def _tree_usage(roots: tuple[Path, ...], max_entries: int, max_depth: int, max_b
                     if stat.S_ISDIR(st.st_mode):
                         stack.append((entry.path, depth + 1))
                     else:
-                        total += st.st_blocks * 512 if st.st_blocks * 512 < st.st_size else st.st_size
+                        total += st.st_blocks * 512  # what is on disk: fallocate -n keeps st_size at 0
                         if total > max_bytes:
                             raise _OverLimit(f"the job wrote more than {max_bytes // (1024 * 1024)} MiB")
         except FileNotFoundError:
@@ -371,7 +373,12 @@ def _chown_tree(root: Path, uid: int, gid: int, sanitize: bool = False) -> None:
                 if stat.S_ISLNK(st.st_mode):
                     continue
                 if sanitize and st.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWOTH):
-                    os.chmod(entry.path, stat.S_IMODE(st.st_mode) & 0o0775 & ~stat.S_IWOTH)
+                    # through a descriptor opened without following links: never chmod a link's target
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                    try:
+                        os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o0775 & ~stat.S_IWOTH)
+                    finally:
+                        os.close(fd)
                 if stat.S_ISDIR(st.st_mode):
                     stack.append(entry.path)
             except OSError:
@@ -404,8 +411,7 @@ def execute(
         (scratch / sub).mkdir(parents=True, exist_ok=True)
     console_path = scratch / "console.txt"
     as_root = os.geteuid() == 0
-    owner = sandbox_uid if (as_root and sandboxed) else None
-    group = cgroups.create(workdir.name, limits.job_memory_mb, limits.max_processes, owner)
+    group = cgroups.create(workdir.name, limits.job_memory_mb, limits.max_processes)
     if group is not None:
         # The cgroup caps this job's processes; the per-uid rlimit is shared by every job of the uid, so it
         # only guards against runaway totals and must not let one job starve the others.
@@ -474,12 +480,20 @@ def _execute(
                 link.symlink_to(host)
         argv = [str(inst.lmp) if a == LMP else a for a in argv]
         full = _prlimit(limits) + argv
-    drop: dict = {}
     if as_root and sandboxed:
         check_reachable([workdir, scratch, inst.package_dir], sandbox_uid)
         for d in (workdir, scratch):
             _chown_tree(d, sandbox_uid, sandbox_uid)
-        drop = {"user": sandbox_uid, "group": sandbox_uid, "extra_groups": []}
+        # Privileges are dropped by setpriv after the launcher (as root) has joined the job's cgroup.
+        setpriv = shutil.which("setpriv")
+        if not setpriv:
+            raise SandboxUnavailable("'setpriv' (util-linux) is required to drop root privileges")
+        limits_part = _prlimit(limits)
+        full = (
+            limits_part
+            + [setpriv, f"--reuid={sandbox_uid}", f"--regid={sandbox_uid}", "--clear-groups", "--"]
+            + full[len(limits_part) :]
+        )
     if group is not None:
         full = cgroups.launcher(group, full)
 
@@ -496,7 +510,6 @@ def _execute(
                 start_new_session=True,
                 close_fds=True,
                 pass_fds=(info_w,) if info_w is not None else (),
-                **drop,
             )
         except OSError as exc:
             raise SandboxUnavailable(f"cannot start the sandbox: {exc}") from exc
@@ -514,7 +527,8 @@ def _execute(
                 status, reason = "timeout", f"wall-clock limit of {limits.timeout_s:g} s reached"
                 break
             try:
-                _tree_usage((workdir, scratch), limits.max_files, limits.max_depth, output_limit)
+                hidden = group.unlinked_bytes() if group is not None else 0
+                _tree_usage((workdir, scratch), limits.max_files, limits.max_depth, output_limit, hidden)
                 if _free_mb(workdir) < limits.min_free_disk_mb:
                     raise _OverLimit(
                         f"the disk is nearly full (less than {limits.min_free_disk_mb} MiB free)"

@@ -82,10 +82,15 @@ class PotentialLibrary:
         self.dirs = tuple(Path(d).resolve() for d in dirs)
 
     def find(self, name: str) -> Path | None:
+        if len(name) > 255 or "/" in name:
+            return None
         for d in self.dirs:
             p = d / name
-            if p.is_file():
-                return p
+            try:
+                if p.is_file():
+                    return p
+            except OSError:
+                continue
         return None
 
     def files(self) -> tuple[PotentialFile, ...]:
@@ -119,14 +124,20 @@ def referenced_files(cmds: list[Command]) -> list[tuple[Command, str]]:
         if cmd.name not in FILE_COMMANDS:
             continue
         for word in cmd.words[1:]:
-            if (
-                _FILENAME.match(word)
-                and "." in word
-                and not re.fullmatch(r"[-+]?\d*\.?\d+([eE][-+]?\d+)?", word)
-                and "$" not in word
-            ):
+            if len(word) > 255 or "." not in word or "$" in word or _is_number(word):
+                continue
+            if _FILENAME.match(word):
                 out.append((cmd, word))
     return out
+
+
+def _is_number(word: str) -> bool:
+    """float() rather than a pattern: a pattern like \\d*\\.?\\d+ is quadratic on a long run of digits."""
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def pair_coeff_elements(cmd: Command, filename: str) -> list[str]:

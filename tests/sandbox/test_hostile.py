@@ -303,7 +303,7 @@ def test_links_left_by_the_job_are_never_followed(settings, tmp_path):
 def _cgroups_available() -> bool:
     from sandbox import cgroups
 
-    group = cgroups.create("mdbot-probe-" + str(os.getpid()), 64, 16, None)
+    group = cgroups.create("mdbot-probe-" + str(os.getpid()), 64, 16)
     if group is None:
         return False
     group.remove()
@@ -472,3 +472,47 @@ def test_setuid_and_world_writable_bits_are_stripped(settings, tmp_path):
     for name in ("x", "d"):
         mode = (workdir / name).lstat().st_mode
         assert not mode & 0o7000 and not mode & 0o002, (name, oct(mode))
+
+
+# --- regressions from the second review ----------------------------------------------------------------
+
+
+def test_preallocated_space_counts_against_the_output_limit(settings, tmp_path):
+    settings.output_mb = 100
+    script = tmp_path / "in.falloc"
+    script.write_text(
+        SHELL + '${a}${b} "for i in 1 2 3 4 5 6; do : > f$i; fallocate -n -l 200M f$i; done; sleep 10"\n'
+    )
+    result = run(script, settings=settings, timeout=30)
+    assert result.status == "killed"
+    assert "100 MiB" in result.error.message
+
+
+def test_crafted_potential_names_are_cheap_and_harmless(settings, tmp_path):
+    script = tmp_path / "in.potname"
+    script.write_text(
+        "units metal\nlattice fcc 3.6\nregion b block 0 2 0 2 0 2\ncreate_box 1 b\ncreate_atoms 1 box\n"
+        f"pair_style eam\npair_coeff * * {'1' * 100_000}.x Cu\npair_coeff * * {'a' * 300}.eam Cu\nrun 0\n"
+    )
+    start = time.monotonic()
+    result = run(script, settings=settings, timeout=20)
+    assert time.monotonic() - start < 10
+    assert result.status == "error"
+
+
+@needs_cgroups
+def test_deleted_open_files_are_charged_to_their_job(settings, tmp_path):
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("needs /usr/bin/python3 inside the sandbox")
+    settings.output_mb = 100
+    hold = tmp_path / "hold.py"
+    hold.write_text(
+        "import os, time\nfds = []\nfor i in range(3):\n"
+        "    fd = os.open(f'f{i}', os.O_CREAT | os.O_WRONLY)\n    os.unlink(f'f{i}')\n"
+        "    for _ in range(60):\n        os.write(fd, b'\\0' * (1 << 20))\n    fds.append(fd)\ntime.sleep(20)\n"
+    )
+    script = tmp_path / "in.unlinked"
+    script.write_text(SHELL + '${a}${b} "python3 hold.py"\n')
+    result = run(script, [hold], settings=settings, timeout=30)
+    assert result.status == "killed"
+    assert "100 MiB" in result.error.message
