@@ -115,6 +115,125 @@ def example(
     print(path)
 
 
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to add to the knowledge base.")],
+    kind: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--kind", help="manual | examples | potentials | docs (default: detected per path)."),
+    ] = None,
+    installed: Annotated[
+        bool, typer.Option(help="Also catalogue the installed LAMMPS benchmark inputs and potentials.")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add sources to the knowledge base (incremental: unchanged files are skipped)."""
+    from retrieval.documents import KINDS
+
+    if kind is not None and kind not in KINDS:
+        _fail(f"--kind must be one of: {', '.join(KINDS)}", 2, as_json)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from retrieval.ingest import ingest as run_ingest
+
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description:>9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        report = run_ingest(paths, kind, include_installed=installed, progress=progress)
+    if as_json:
+        print(json.dumps(report.to_dict()))
+    else:
+        err.print(
+            f"ingested in {report.seconds:.1f} s: {report.added} new and {report.updated} changed file(s), "
+            f"{report.chunks} passages; {report.unchanged} unchanged of {report.files_seen}."
+        )
+        for path, message in report.errors:
+            err.print(f"[yellow]skipped[/] {path}: {message}", highlight=False)
+    if report.files_seen == 0 and report.errors:
+        raise typer.Exit(2)
+
+
+@app.command()
+def search(
+    query: Annotated[Optional[str], typer.Argument(help="What to look for.")] = None,  # noqa: UP045
+    k: Annotated[int, typer.Option("-k", help="Number of documents to return.")] = 5,
+    batch: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--batch", help='JSON lines {"id", "query"}; prints one {"id", "results"} line per query.'
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hybrid search (dense + BM25 + exact command names) over the knowledge base."""
+    if (query is None) == (batch is None):
+        _fail("give either a QUERY or --batch FILE", 2, as_json)
+    if k < 1 or k > 100:
+        _fail("-k must be between 1 and 100", 2, as_json)
+    from retrieval.search import EmptyKnowledgeBase, Searcher
+
+    searcher = Searcher()
+    try:
+        if batch is not None:
+            _search_batch(searcher, batch, k)
+            return
+        hits = searcher.search(query, k)
+    except EmptyKnowledgeBase as exc:
+        _fail(str(exc), 1, as_json)
+    except ValueError as exc:
+        _fail(str(exc), 2, as_json)
+    if as_json:
+        print(json.dumps([h.to_dict() for h in hits]))
+        return
+    from rich.console import Console
+
+    out = Console()
+    for n, h in enumerate(hits, start=1):
+        out.print(
+            f"[bold]{n}. {h.title}[/] [dim]({h.doc_id} · {h.section} · score {h.score:.2f})[/]",
+            highlight=False,
+        )
+        out.print("   " + " ".join(h.text.split())[:240], highlight=False, markup=False)
+        out.print(f"   [dim]{h.source}[/]", highlight=False)
+
+
+def _search_batch(searcher, path: Path, k: int) -> None:
+    if not path.is_file():
+        _fail(f"batch file not found: {path}", 2, False)
+    lines = path.read_text(errors="replace").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            qid, query = item["id"], item["query"]
+            if not isinstance(query, str):
+                raise TypeError("query must be a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            print(json.dumps({"id": None, "line": number, "error": f"bad batch line: {exc}"}), flush=True)
+            continue
+        try:
+            hits = searcher.search(query, k)
+            print(json.dumps({"id": qid, "results": [h.to_dict() for h in hits]}), flush=True)
+        except ValueError as exc:
+            print(json.dumps({"id": qid, "error": str(exc), "results": []}), flush=True)
+
+
 def main() -> None:
     try:
         app()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from retrieval.settings import RetrievalSettings
 from sandbox.settings import SandboxSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +18,7 @@ def _documented() -> set[str]:
 
 def test_every_setting_is_in_env_example():
     documented = _documented()
-    for model in (SandboxSettings,):
+    for model in (SandboxSettings, RetrievalSettings):
         for name in model.model_fields:
             assert f"MDBOT_{name.upper()}" in documented, f"MDBOT_{name.upper()} missing from .env.example"
 

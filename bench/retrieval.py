@@ -1,0 +1,179 @@
+"""Retrieval quality and latency on labeled queries over the 2020 LAMMPS manual.
+
+    .venv/bin/python bench/retrieval.py [--queries bench/retrieval_queries.jsonl] [--reingest] [--json]
+
+Builds (or reuses) a knowledge base of the manual in its own data directory, timing the ingest when it
+builds. Then, in one process and on the same pages, it scores:
+  * hybrid — what `mdbot search` does (dense + BM25 + exact names, reciprocal rank fusion, one per page);
+  * plain BM25 — bm25s over whole pages, no chunking, no names, no vectors: the classic baseline;
+  * each list of the hybrid alone, to show what each contributes.
+Recall@k counts a query as found when any of its gold pages is in the top k; MRR uses the first gold page
+in the top 10. Latency is per query after a warm-up, single process, this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+TARGETS = {"R@1": 0.65, "R@5": 0.92, "MRR": 0.75, "p95_ms": 150.0, "ingest_s": 300.0}
+
+
+def metrics(ranked: list[list[str]], golds: list[list[str]]) -> dict[str, float]:
+    out = {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "MRR": 0.0}
+    for docs, gold in zip(ranked, golds, strict=True):
+        ranks = [i for i, d in enumerate(docs[:10]) if d in gold]
+        first = ranks[0] if ranks else None
+        for k in (1, 5, 10):
+            out[f"R@{k}"] += first is not None and first < k
+        out["MRR"] += 1.0 / (first + 1) if first is not None else 0.0
+    n = max(len(golds), 1)
+    return {k: round(v / n, 3) for k, v in out.items()}
+
+
+def page_bm25(corpus_dir: Path):
+    """Plain BM25 over whole pages (the baseline)."""
+    import bm25s
+    import Stemmer
+    from bs4 import BeautifulSoup
+
+    stems, texts = [], []
+    for page in sorted(corpus_dir.glob("*.html")):
+        soup = BeautifulSoup(page.read_text(errors="replace"), "lxml")
+        body = soup.find("div", attrs={"itemprop": "articleBody"}) or soup.body
+        stems.append(page.stem)
+        texts.append(body.get_text(" ") if body else "")
+    stemmer = Stemmer.Stemmer("english")
+    index = bm25s.BM25()
+    index.index(
+        bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False
+    )
+
+    def search(query: str, k: int = 10) -> list[str]:
+        tokens = bm25s.tokenize(
+            [query], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
+        )[0]
+        tokens = [t for t in tokens if t in index.vocab_dict]
+        if not tokens:
+            return []
+        docs, scores = index.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        return [stems[int(i)] for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    return search
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=Path, default=ROOT / "bench" / "retrieval_queries.jsonl")
+    parser.add_argument(
+        "--corpus", type=Path, default=ROOT.parent / "shared" / "corpora" / "lammps-manual-2020"
+    )
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".mdbot" / "bench-retrieval")
+    parser.add_argument("--reingest", action="store_true", help="rebuild the knowledge base from scratch")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from retrieval.ingest import ingest
+    from retrieval.search import Searcher
+    from retrieval.settings import RetrievalSettings
+
+    queries = [json.loads(line) for line in args.queries.read_text().splitlines() if line.strip()]
+    settings = RetrievalSettings(_env_file=None, data_dir=args.data_dir)
+    ingest_s = None
+    if args.reingest and args.data_dir.exists():
+        shutil.rmtree(args.data_dir)
+    if not (args.data_dir / "knowledge").exists():
+        print(f"ingesting {args.corpus} …", file=sys.stderr)
+        start = time.perf_counter()
+        report = ingest([args.corpus], "manual", settings, include_installed=False)
+        ingest_s = round(time.perf_counter() - start, 1)
+        print(f"ingest: {report.chunks} passages from {report.added} pages in {ingest_s} s", file=sys.stderr)
+
+    searcher = Searcher(settings)
+    searcher.warm_up()
+    for q in queries[:5]:
+        searcher.search(q["query"], 10)
+    golds = [q["gold"] for q in queries]
+    variants = {
+        "hybrid": {},
+        "dense only": {"bm25": False, "names": False},
+        "bm25 (chunks) only": {"dense": False, "names": False},
+        "hybrid without names": {"names": False},
+    }
+    results: dict[str, dict] = {}
+    per_query_hybrid: list[list[str]] = []
+    for name, switches in variants.items():
+        ranked, latencies = [], []
+        for q in queries:
+            hits, seconds = searcher.timed_search(q["query"], 10, **switches)
+            ranked.append([h.doc_id for h in hits])
+            latencies.append(seconds * 1000)
+        results[name] = {
+            **metrics(ranked, golds),
+            "p50_ms": round(statistics.median(latencies), 1),
+            "p95_ms": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 1),
+        }
+        if name == "hybrid":
+            per_query_hybrid = ranked
+    baseline = page_bm25(args.corpus)
+    ranked, latencies = [], []
+    for q in queries:
+        start = time.perf_counter()
+        ranked.append(baseline(q["query"]))
+        latencies.append((time.perf_counter() - start) * 1000)
+    results["plain BM25 (pages)"] = {
+        **metrics(ranked, golds),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 1),
+    }
+    by_type: dict[str, dict] = {}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, q in enumerate(queries):
+        groups[q.get("type", "other")].append(i)
+    for t, idx in sorted(groups.items()):
+        by_type[t] = {"n": len(idx), **metrics([per_query_hybrid[i] for i in idx], [golds[i] for i in idx])}
+    misses = [
+        {"id": q["id"], "query": q["query"], "gold": q["gold"], "got": per_query_hybrid[i][:3]}
+        for i, q in enumerate(queries)
+        if not per_query_hybrid[i] or per_query_hybrid[i][0] not in q["gold"]
+    ]
+    report = {
+        "n": len(queries),
+        "ingest_s": ingest_s,
+        "results": results,
+        "by_type": by_type,
+        "targets": TARGETS,
+        "misses_at_1": misses,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"\n{len(queries)} labeled queries over {args.corpus.name}\n")
+    print(f"{'method':24s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s} {'MRR':>6s} {'p50 ms':>8s} {'p95 ms':>8s}")
+    for name, r in results.items():
+        print(
+            f"{name:24s} {r['R@1']:6.3f} {r['R@5']:6.3f} {r['R@10']:6.3f} {r['MRR']:6.3f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f}"
+        )
+    print("\nhybrid by query type:")
+    for t, r in by_type.items():
+        print(f"  {t:10s} n={r['n']:3d}  R@1 {r['R@1']:.3f}  R@5 {r['R@5']:.3f}  MRR {r['MRR']:.3f}")
+    if ingest_s is not None:
+        print(f"\ningest of the manual: {ingest_s} s (target < {TARGETS['ingest_s']:.0f} s)")
+    print(
+        f"targets: R@1 >= {TARGETS['R@1']}, R@5 >= {TARGETS['R@5']}, MRR >= {TARGETS['MRR']}, p95 < {TARGETS['p95_ms']:.0f} ms"
+    )
+    print(f"\n{len(misses)} queries without a gold page at rank 1 (use --json to list them)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,366 @@
+"""Hybrid search: dense similarity + BM25 + exact LAMMPS command/style names, fused by reciprocal rank.
+
+Each list ranks documents (a document ranks where its best chunk ranks); reciprocal rank fusion adds
+``weight / (K + rank)`` over the lists, and the answer is one result per document, best first, with the
+document's best passage. A :class:`Searcher` loads the model and indexes once and then answers many queries
+(``mdbot search --batch`` and the bot use one).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+from retrieval.settings import RetrievalSettings
+from retrieval.store import Corpus, KnowledgeStore, load_corpus, save_corpus
+
+RRF_K = 20
+WEIGHTS = {"dense": 1.0, "bm25": 1.0, "names": 1.5, "message": 2.0}
+MAX_STRENGTH = 3.0
+# Authority prior: pages many other pages link to (fix_nh, neighbor, units) are what a query about a broad
+# topic usually wants. Multiplies the fused score by 1 + PRIOR * log(1 + in-links) / log(1 + max in-links).
+PRIOR = 0.05
+# In the BM25 list a document's score is the sum of its best passages' BM25 scores with these weights: a
+# page with several passages on the topic beats one that mentions it once, while a passage with a rare term
+# still outweighs several with common ones (raw scores keep that; ranks would not). Dense similarities
+# lie in a narrow band, so there a document counts by its best passage.
+DOC_AGGREGATION = (1.0, 0.5, 0.25)
+DENSE_N = 80
+BM25_N = 200
+KIND_PRIORITY = {"manual": 1.0, "docs": 0.9, "potentials": 0.7, "examples": 0.5}
+# Command names that are also everyday words: in a long natural-language query they are weak evidence.
+COMMON_WORDS = frozenset(
+    "run group region mass label next print clear jump log timer info if include quit echo set thermo units "
+    "boundary lattice dimension neighbor velocity timestep variable partition replicate balance minimize "
+    "rerun shell python plugin special_bonds suffix package processors newton comm_style".split()
+)
+# Well-known method names and the commands that implement them: what an expert reads "Nose-Hoover" as.
+# Matched like command names (slightly weaker than a literal command name).
+METHODS: dict[str, list[str]] = {
+    "nose-hoover": ["fix nvt", "fix npt", "fix nph"],
+    "nose hoover": ["fix nvt", "fix npt", "fix nph"],
+    "berendsen thermostat": ["fix temp/berendsen"],
+    "berendsen barostat": ["fix press/berendsen"],
+    "langevin thermostat": ["fix langevin"],
+    "langevin dynamics": ["fix langevin"],
+    "csvr": ["fix temp/csvr"],
+    "bussi": ["fix temp/csvr"],
+    "velocity rescaling": ["fix temp/rescale", "fix temp/csvr"],
+    "shake": ["fix shake"],
+    "rattle": ["fix rattle"],
+    "ewald": ["kspace_style ewald"],
+    "pppm": ["kspace_style pppm"],
+    "respa": ["run_style respa"],
+    "conjugate gradient": ["min_style cg"],
+    "nudged elastic band": ["neb"],
+    "replica exchange": ["temper"],
+    "parallel tempering": ["temper"],
+    "radial distribution function": ["compute rdf"],
+    "mean squared displacement": ["compute msd"],
+    "mean-squared displacement": ["compute msd"],
+    "sllod": ["fix nvt/sllod"],
+    "embedded atom": ["pair_style eam"],
+    "embedded-atom": ["pair_style eam"],
+    "stillinger-weber": ["pair_style sw"],
+    "tersoff": ["pair_style tersoff"],
+    "reaxff": ["pair_style reaxff"],
+    "airebo": ["pair_style airebo"],
+}
+METHOD_STRENGTH = 2.0
+MAX_QUERY = 2000  # characters: a pasted log is cut, never processed whole
+
+_CATEGORY = {
+    "pair_style": "pair",
+    "bond_style": "bond",
+    "angle_style": "angle",
+    "dihedral_style": "dihedral",
+    "improper_style": "improper",
+    "kspace_style": "kspace",
+    "atom_style": "atom",
+    "min_style": "min",
+}
+
+
+@dataclass
+class Hit:
+    doc_id: str
+    title: str
+    section: str
+    source: str
+    score: float
+    text: str
+    kind: str = "manual"
+    matched: list[str] = field(default_factory=list)  # which lists found it: dense, bm25, names
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("matched")
+        return d
+
+
+class EmptyKnowledgeBase(RuntimeError):
+    """Nothing has been ingested yet."""
+
+
+def _bm25_text(text: str, meta: dict) -> str:
+    names = meta.get("commands", "").replace("|", " ; ")
+    return f"{meta.get('title', '')} {meta.get('title', '')} {names} {meta.get('doc_id', '')} {meta.get('section', '')}\n{text}"
+
+
+def name_variants(name: str) -> list[tuple[str, bool]]:
+    """Ways a user writes a command name, each with whether it is specific (multi-word or slashed)."""
+    name = name.strip().lower()
+    words = name.split()
+    out = [(name, len(words) > 1 or "/" in name or "_" in name)]
+    if len(words) == 2:
+        cmd, style = words
+        if cmd in _CATEGORY:
+            out.append((f"{_CATEGORY[cmd]} {style}", True))
+        out.append((style, "/" in style or "_" in style))
+    return out
+
+
+class NameIndex:
+    """Exact matching of LAMMPS command and style names mentioned in a query."""
+
+    def __init__(self, metas: list[dict]):
+        self.index: dict[str, dict[str, float]] = {}
+        self.specific: dict[str, bool] = {}
+        for meta in metas:
+            doc, kind = meta["doc_id"], meta.get("kind", "manual")
+            priority = KIND_PRIORITY.get(kind, 0.5)
+            names = [n for n in meta.get("commands", "").split("|") if n]
+            if kind == "manual":
+                names.append(doc)
+            for name in names:
+                for variant, specific in name_variants(name):
+                    docs = self.index.setdefault(variant, {})
+                    docs[doc] = max(docs.get(doc, 0.0), priority)
+                    self.specific[variant] = self.specific.get(variant, False) or specific
+
+    def match(self, query: str) -> list[tuple[str, float]]:
+        """Documents naming what the query names, strongest first."""
+        tokens = re.findall(r"[a-z0-9_/.*+\-]+", query.lower().replace("`", " "))
+        tokens = [t.strip(".,;:") for t in tokens]
+        short = len(tokens) <= 3
+        scores: dict[str, float] = {}
+        for n in (3, 2, 1):
+            for i in range(len(tokens) - n + 1):
+                gram = " ".join(tokens[i : i + n])
+                docs = self.index.get(gram)
+                if not docs:
+                    continue
+                strength = 3.0 if n > 1 or self.specific.get(gram) else 1.0
+                if n == 1 and not short and (gram in COMMON_WORDS or len(gram) <= 2):
+                    strength = 0.2
+                if len(docs) > 25:  # a word that names half the manual is no evidence
+                    strength *= 0.2
+                for doc, priority in docs.items():
+                    scores[doc] = scores.get(doc, 0.0) + strength * priority
+        for n in (3, 2, 1):
+            for i in range(len(tokens) - n + 1):
+                for name in METHODS.get(" ".join(tokens[i : i + n]), []):
+                    for doc, priority in self.index.get(name, {}).items():
+                        scores[doc] = scores.get(doc, 0.0) + METHOD_STRENGTH * priority
+        return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+_MESSAGE = re.compile(r"^\s*(?:ERROR|WARNING)(?: on proc \d+)?:\s*(.+)$", re.I | re.S)
+_SOURCE_REF = re.compile(r"\((?:\.\./|src/)[^()]*\)\s*$")
+
+
+def message_pattern(query: str, min_words: int = 4) -> list[re.Pattern[str]]:
+    """For a pasted LAMMPS error or warning: patterns of its text, longest first, numbers as wildcards.
+
+    The manual lists messages as templates ("Bond atoms %d %d missing on proc %d at step %ld"), a user pastes
+    them filled in and with a source reference; the longest prefix found verbatim identifies the entry.
+    """
+    m = _MESSAGE.match(query)
+    if not m:
+        return []
+    text = _SOURCE_REF.sub("", m.group(1).strip())
+    words = text.split()
+    parts = [
+        r"\S+" if re.fullmatch(r"[-+]?[\d.eE+-]*\d[\d.eE+-]*[,.:;]?|'[^']*'|\S*%\S*", w) else re.escape(w)
+        for w in words
+    ]
+    return [re.compile(r"\s+".join(parts[:n]), re.I) for n in range(len(parts), min_words - 1, -1)]
+
+
+class Searcher:
+    """Answers queries against the knowledge base; loads everything once."""
+
+    def __init__(self, settings: RetrievalSettings | None = None, store: KnowledgeStore | None = None):
+        self.settings = settings or RetrievalSettings()
+        self.store = store or KnowledgeStore(self.settings)
+        self._version: str | None = None
+        self._corpus: Corpus | None = None
+        self._bm25 = None
+        self._stemmer = None
+        self._names: NameIndex | None = None
+        self._position: dict[str, int] = {}
+        self._embedder = None
+        self._inlinks: dict[str, int] = {}
+
+    # ---------------------------------------------------------------------------------------- loading
+    def _load(self) -> None:
+        version = self.store.version()
+        if version is None or self.store.count() == 0:
+            raise EmptyKnowledgeBase("the knowledge base is empty: run 'mdbot ingest PATH…' first")
+        if version == self._version:
+            return
+        import bm25s
+        import Stemmer
+
+        cache = self.store.lexical_dir(version)
+        corpus = load_corpus(cache)
+        bm25 = None
+        if corpus is not None:
+            try:
+                bm25 = bm25s.BM25.load(str(cache / "bm25"))
+            except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
+                bm25 = None
+        self._stemmer = Stemmer.Stemmer("english")
+        if corpus is None or bm25 is None:
+            corpus = self.store.corpus()
+            tokens = bm25s.tokenize(
+                [_bm25_text(t, m) for t, m in zip(corpus.texts, corpus.metas, strict=True)],
+                stopwords="en",
+                stemmer=self._stemmer,
+                show_progress=False,
+            )
+            bm25 = bm25s.BM25()
+            bm25.index(tokens, show_progress=False)
+            save_corpus(cache, corpus)
+            bm25.save(str(cache / "bm25"))
+            self.store.prune_lexical(keep=version)
+        self._corpus, self._bm25, self._version = corpus, bm25, version
+        self._names = NameIndex(corpus.metas)
+        inlinks: dict[str, set[str]] = {}
+        for meta in corpus.metas:
+            for target in filter(None, meta.get("links", "").split("|")):
+                inlinks.setdefault(target, set()).add(meta["doc_id"])
+        self._inlinks = {doc: len(src) for doc, src in inlinks.items()}
+        self._position = {cid: i for i, cid in enumerate(corpus.ids)}
+
+    def warm_up(self) -> None:
+        """Load indexes and the embedding model now rather than on the first query."""
+        self._load()
+        self._query_vector("warm up")
+
+    def _query_vector(self, query: str):
+        if self._embedder is None:
+            from retrieval.embeddings import Embedder
+
+            self._embedder = Embedder(self.settings.embedding_model)
+        return self._embedder.query(query)
+
+    # --------------------------------------------------------------------------------------- ranking
+    def _bm25_chunks(self, query: str) -> tuple[list[int], list[float]]:
+        import bm25s
+
+        tokens = bm25s.tokenize(
+            [query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )[0]
+        vocab = self._bm25.vocab_dict
+        tokens = [t for t in tokens if t in vocab]
+        if not tokens:
+            return [], []
+        n = min(BM25_N, len(self._corpus.ids))
+        results, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
+        kept = [(int(i), float(s)) for i, s in zip(results[0], scores[0], strict=True) if s > 0]
+        return [i for i, _ in kept], [s for _, s in kept]
+
+    def search(
+        self, query: str, k: int = 5, dense: bool = True, bm25: bool = True, names: bool = True
+    ) -> list[Hit]:
+        """The ``k`` best documents for ``query`` (one passage each). Lists can be switched off to compare."""
+        query = " ".join(query[:MAX_QUERY].split())
+        if not query:
+            raise ValueError("the query is empty")
+        self._load()
+        corpus = self._corpus
+        chunk_score: dict[int, float] = {}
+        doc_lists: dict[str, list[str]] = {}
+
+        def passages(list_name: str, order: list[int], scores: list[float] | None = None) -> None:
+            """Chunk-level fusion (for the passage shown) and the document ranking of one list."""
+            per_doc: dict[str, list[float]] = {}
+            for rank, pos in enumerate(order):
+                chunk_score[pos] = chunk_score.get(pos, 0.0) + WEIGHTS[list_name] / (RRF_K + rank + 1)
+                per_doc.setdefault(corpus.metas[pos]["doc_id"], []).append(scores[rank] if scores else -rank)
+            if scores:
+                value = {
+                    d: sum(w * v for w, v in zip(DOC_AGGREGATION, vals, strict=False))
+                    for d, vals in per_doc.items()
+                }
+            else:
+                value = {d: vals[0] for d, vals in per_doc.items()}
+            doc_lists[list_name] = sorted(value, key=lambda d: -value[d])
+
+        if dense:
+            ids, _sims = self.store.dense(self._query_vector(query), DENSE_N)
+            passages("dense", [self._position[i] for i in ids if i in self._position])
+        if bm25:
+            order, scores = self._bm25_chunks(query)
+            passages("bm25", order, scores)
+        strength: dict[str, dict[str, float]] = {}
+        if names:
+            matched = self._names.match(query)
+            doc_lists["names"] = [doc for doc, _ in matched]
+            strength["names"] = {doc: min(s, MAX_STRENGTH) / MAX_STRENGTH for doc, s in matched}
+        if bm25:  # the exact-text part of lexical matching
+            for pattern in message_pattern(query):
+                hits = [i for i, t in enumerate(corpus.texts) if pattern.search(t)]
+                if hits:
+                    doc_lists["message"] = list(dict.fromkeys(corpus.metas[i]["doc_id"] for i in hits))
+                    for pos in hits:
+                        chunk_score[pos] = chunk_score.get(pos, 0.0) + WEIGHTS["message"] / (RRF_K + 1)
+                    break
+        fused: dict[str, float] = {}
+        found_by: dict[str, list[str]] = {}
+        for list_name, docs in doc_lists.items():
+            weights = strength.get(list_name, {})
+            for rank, doc in enumerate(docs):
+                w = WEIGHTS[list_name] * weights.get(doc, 1.0)
+                fused[doc] = fused.get(doc, 0.0) + w / (RRF_K + rank + 1)
+                found_by.setdefault(doc, []).append(list_name)
+        if self._inlinks:
+            import math
+
+            top_links = math.log1p(max(self._inlinks.values()))
+            for doc in fused:
+                fused[doc] *= 1.0 + PRIOR * math.log1p(self._inlinks.get(doc, 0)) / top_links
+        best_chunk: dict[str, int] = {}
+        for pos, _score in sorted(chunk_score.items(), key=lambda kv: -kv[1]):
+            best_chunk.setdefault(corpus.metas[pos]["doc_id"], pos)
+        top = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        ceiling = sum(WEIGHTS[name] for name in doc_lists) / (RRF_K + 1) * (1.0 + PRIOR)
+        hits = []
+        for doc, score in top:
+            pos = best_chunk.get(doc)
+            if pos is None:  # found by name only: show its first chunk
+                pos = min(
+                    (i for i, m in enumerate(corpus.metas) if m["doc_id"] == doc),
+                    key=lambda i: corpus.metas[i].get("ordinal", 0),
+                )
+            meta = corpus.metas[pos]
+            hits.append(
+                Hit(
+                    doc,
+                    meta["title"],
+                    meta["section"],
+                    meta["source"],
+                    round(score / ceiling, 4),
+                    corpus.texts[pos],
+                    meta.get("kind", "manual"),
+                    found_by[doc],
+                )
+            )
+        return hits
+
+    def timed_search(self, query: str, k: int = 5, **switches) -> tuple[list[Hit], float]:
+        start = time.perf_counter()
+        hits = self.search(query, k, **switches)
+        return hits, time.perf_counter() - start

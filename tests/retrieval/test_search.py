@@ -1,0 +1,144 @@
+"""Ingest and hybrid search on a real (small) knowledge base: chromadb, the packaged embedding model, BM25."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retrieval.ingest import ingest
+from retrieval.search import Searcher
+from tests.retrieval.conftest import requires_manual
+
+pytestmark = requires_manual
+
+
+@pytest.fixture(scope="module")
+def searcher(knowledge):
+    settings, _, _ = knowledge
+    return Searcher(settings)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Nose-Hoover chain thermostat", {"fix_nh"}),  # concept
+        ("pair_style eam/alloy", {"pair_eam"}),  # command
+        ("fix npt", {"fix_nh"}),  # command documented under another page name
+        ("fix qeq/reaxff", {"fix_qeq_reax"}),  # renamed after 2020: the new spelling finds the old page
+        ("keep water molecules rigid during the run", {"fix_shake", "fix_rigid", "Howto_spc"}),  # task
+        ("diffusion coefficient from mean squared displacement", {"Howto_diffusion", "compute_msd"}),  # task
+        ("tchain keyword", {"fix_nh"}),  # parameter
+        ("neighbor list skin distance", {"neighbor", "neigh_modify"}),  # concept/parameter
+        (
+            "WARNING: Lost atoms: original 32000 current 31999 (src/thermo.cpp:488)",
+            {"Errors_warnings", "thermo_modify"},
+        ),  # error
+        ("equilibrate water box protocol in our lab", {"docs/protocols"}),  # lab document
+        ("Quokka potential temperature range", {"docs/quokka-note"}),  # PDF
+        (
+            "EAM potential file for Cu Ni alloy",
+            {"potentials/CuNi.eam.alloy", "pair_eam"},
+        ),  # potential catalog
+    ],
+)
+def test_expected_page_first(searcher, query, expected):
+    hits = searcher.search(query, 5)
+    assert hits, query
+    assert hits[0].doc_id in expected, [h.doc_id for h in hits]
+
+
+def test_one_result_per_document_best_first(searcher):
+    hits = searcher.search("thermostat", 10)
+    ids = [h.doc_id for h in hits]
+    assert len(ids) == len(set(ids)) == 10
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(0 < h.score <= 1 for h in hits)
+    first = hits[0]
+    assert first.title and first.section and first.text and Path(first.source).exists()
+
+
+def test_second_ingest_changes_nothing(knowledge):
+    settings, pages, docs = knowledge
+    before = Searcher(settings).store.version()
+    report = ingest([pages, docs], None, settings, include_installed=True)
+    assert report.added == report.updated == report.chunks == 0
+    assert report.unchanged == report.files_seen > 30
+    assert Searcher(settings).store.version() == before
+
+
+def test_edited_file_replaces_its_chunks(knowledge, tmp_path):
+    settings, _, docs = knowledge
+    note = docs / "cluster.txt"
+    original = note.read_text()
+    try:
+        note.write_text("The group cluster moved: use the new 'harrier' machine with 128 cores per node.\n")
+        report = ingest([note], "docs", settings, include_installed=False)
+        assert report.updated == 1 and report.added == 0
+        searcher = Searcher(settings)
+        hit = searcher.search("harrier cluster cores per node", 1)[0]
+        assert hit.doc_id == "docs/cluster" and "harrier" in hit.text
+        store = searcher.store.collection.get(where={"file": str(note.resolve())}, include=["documents"])
+        assert all("kestrel" not in d for d in store["documents"])  # the old text is gone
+    finally:
+        note.write_text(original)
+        ingest([note], "docs", settings, include_installed=False)
+
+
+def test_bad_inputs_are_reported_and_the_rest_ingested(knowledge, tmp_path):
+    settings, _, _ = knowledge
+    settings = settings.model_copy(update={"max_file_mb": 1})
+    bad = tmp_path / "mixed"
+    bad.mkdir()
+    (bad / "empty.md").write_text("")
+    (bad / "binary.txt").write_bytes(b"\x00\x01\x02\x03" * 100)
+    (bad / "huge.txt").write_text("x" * (2 * 1024 * 1024))
+    (bad / "good.md").write_text("# Good\n\nThe wombat benchmark runs 1 ns of NVT.\n")
+    report = ingest([bad, tmp_path / "does-not-exist"], "docs", settings, include_installed=False)
+    problems = {Path(p).name: m for p, m in report.errors}
+    assert "empty file" in problems["empty.md"]
+    assert "binary" in problems["binary.txt"]
+    assert "larger than 1 MB" in problems["huge.txt"]
+    assert "no such file" in problems["does-not-exist"]
+    assert report.added == 1
+    assert Searcher(settings).search("wombat benchmark", 1)[0].doc_id == "docs/good"
+
+
+def _cli(settings, *args):
+    env = {**os.environ, "MDBOT_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1"}
+    mdbot = Path(sys.executable).with_name("mdbot")
+    return subprocess.run([str(mdbot), *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_cli_search_json_and_batch(knowledge, tmp_path):
+    settings, _, _ = knowledge
+    proc = _cli(settings, "search", "Nose-Hoover chain thermostat", "--json", "-k", "3")
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)
+    assert hits[0]["doc_id"] == "fix_nh" and len(hits) == 3
+    assert set(hits[0]) == {"doc_id", "title", "section", "source", "score", "text", "kind"}
+    batch = tmp_path / "queries.jsonl"
+    batch.write_text(
+        '{"id": "a", "query": "pair_style eam/alloy"}\nnot json\n{"id": "b", "query": "fix npt"}\n'
+    )
+    proc = _cli(settings, "search", "--batch", str(batch), "-k", "2")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["a", None, "b"]
+    assert lines[0]["results"][0]["doc_id"] == "pair_eam" and len(lines[0]["results"]) == 2
+    assert "bad batch line" in lines[1]["error"]
+
+
+def test_cli_search_before_ingest_and_bad_usage(tmp_path):
+    from retrieval.settings import RetrievalSettings
+
+    empty = RetrievalSettings(_env_file=None, data_dir=tmp_path / "empty")
+    proc = _cli(empty, "search", "anything")
+    assert proc.returncode == 1 and "mdbot ingest" in proc.stderr
+    assert _cli(empty, "search").returncode == 2
+    assert _cli(empty, "ingest", str(tmp_path / "missing"), "--no-installed").returncode == 2
+    assert _cli(empty, "ingest", str(tmp_path), "--kind", "nonsense").returncode == 2
