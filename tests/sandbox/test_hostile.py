@@ -516,3 +516,24 @@ def test_deleted_open_files_are_charged_to_their_job(settings, tmp_path):
     result = run(script, [hold], settings=settings, timeout=30)
     assert result.status == "killed"
     assert "100 MiB" in result.error.message
+
+
+def test_without_bubblewrap_untrusted_runs_are_refused(settings, tmp_path):
+    from sandbox import jobs
+
+    jobs._bwrap_problem.cache_clear()
+    settings.bwrap = str(tmp_path / "no-such-bwrap")
+    script = tmp_path / "in.plain"
+    script.write_text("units lj\nprint 'hello'\n")
+    try:
+        refused = run(script, settings=settings)
+        assert refused.status == "rejected"
+        assert "bubblewrap is not installed" in refused.error.message
+        assert "apt-get install bubblewrap" in refused.error.message
+        assert "MDBOT_ALLOW_UNSANDBOXED" in refused.error.message
+        settings.allow_unsandboxed = True  # the explicit, weaker mode: limits and timeout only
+        allowed = run(script, settings=settings)
+        assert allowed.status == "ok", allowed.error
+        assert "hello" in (Path(allowed.workdir) / "log.lammps").read_text()
+    finally:
+        jobs._bwrap_problem.cache_clear()
