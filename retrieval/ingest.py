@@ -216,7 +216,7 @@ def ingest(
         store.bump_version()
         from retrieval.search import Searcher
 
-        Searcher(settings, store)._load()  # build the lexical index now, not on the first query
+        Searcher(settings, store).load()  # build the lexical index now, not on the first query
     elif store.version() is None and store.count() > 0:
         store.bump_version()
     report.seconds = round(time.monotonic() - start, 1)

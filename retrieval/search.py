@@ -204,7 +204,8 @@ class Searcher:
         self._inlinks: dict[str, int] = {}
 
     # ---------------------------------------------------------------------------------------- loading
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Load (or build and cache) the lexical index for the current corpus version; cheap when current."""
         version = self.store.version()
         if version is None or self.store.count() == 0:
             raise EmptyKnowledgeBase("the knowledge base is empty: run 'mdbot ingest PATH…' first")
@@ -246,7 +247,7 @@ class Searcher:
 
     def warm_up(self) -> None:
         """Load indexes and the embedding model now rather than on the first query."""
-        self._load()
+        self.load()
         self._query_vector("warm up")
 
     def _query_vector(self, query: str):
@@ -279,7 +280,7 @@ class Searcher:
         query = " ".join(query[:MAX_QUERY].split())
         if not query:
             raise ValueError("the query is empty")
-        self._load()
+        self.load()
         corpus = self._corpus
         chunk_score: dict[int, float] = {}
         doc_lists: dict[str, list[str]] = {}

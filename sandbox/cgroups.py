@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,6 +175,19 @@ def create(job_id: str, memory_mb: int, max_pids: int) -> JobCgroup | None:
             except OSError:
                 pass
         return None
+
+
+@contextmanager
+def job_cgroup(job_id: str, memory_mb: int, max_pids: int) -> Iterator[JobCgroup | None]:
+    """A job's cgroup for the duration of a ``with`` block (None where the host allows none); on the way out
+    whatever is left in it is killed and the cgroup removed, whatever happened inside."""
+    group = create(job_id, memory_mb, max_pids)
+    try:
+        yield group
+    finally:
+        if group is not None:
+            group.kill_all()
+            group.remove()
 
 
 def launcher(group: JobCgroup, argv: list[str]) -> list[str]:

@@ -411,157 +411,115 @@ def execute(
         (scratch / sub).mkdir(parents=True, exist_ok=True)
     console_path = scratch / "console.txt"
     as_root = os.geteuid() == 0
-    group = cgroups.create(workdir.name, limits.job_memory_mb, limits.max_processes)
-    if group is not None:
-        # The cgroup caps this job's processes; the per-uid rlimit is shared by every job of the uid, so it
-        # only guards against runaway totals and must not let one job starve the others.
-        limits = dataclasses.replace(limits, nproc_rlimit=max(limits.max_processes * 16, 4096))
-    try:
-        return _execute(
-            argv,
-            workdir,
-            scratch,
-            data_dir,
-            inst,
-            limits,
-            env,
-            mounts,
-            sandboxed,
-            bwrap,
-            sandbox_uid,
-            poll_s,
-            console_path,
-            as_root,
-            group,
-        )
-    finally:
+    with cgroups.job_cgroup(workdir.name, limits.job_memory_mb, limits.max_processes) as group:
         if group is not None:
-            group.kill_all()
-            group.remove()
-
-
-def _execute(
-    argv,
-    workdir,
-    scratch,
-    data_dir,
-    inst,
-    limits,
-    env,
-    mounts,
-    sandboxed,
-    bwrap,
-    sandbox_uid,
-    poll_s,
-    console_path,
-    as_root,
-    group,
-) -> Execution:
-    info_r = info_w = None
-    if sandboxed:
-        info_r, info_w = os.pipe()
-        full = _prlimit(limits) + bwrap_command(bwrap, inst, workdir, scratch, data_dir, mounts, argv, info_w)
-    else:
-        # Weaker mode: same limits and scrubbed environment, but the host filesystem is visible.
-        host_env = dict(env)
-        host_env["PATH"] = os.pathsep.join(
-            str(p) for p in (inst.mpi_bin_dir, Path("/usr/bin"), Path("/bin")) if p
-        )
-        host_env["LD_LIBRARY_PATH"] = str(inst.mpi_lib_dir or "")
-        host_env["LAMMPS_POTENTIALS"] = str(scratch / "potentials")
-        host_env["TMPDIR"] = str(scratch / "tmp")
-        host_env["HOME"] = str(workdir)
-        env = host_env
-        pot = scratch / "potentials"
-        pot.mkdir(exist_ok=True)
-        for host, inside in mounts.ro_files:
-            link = pot / Path(inside).name
-            if not link.exists():
-                link.symlink_to(host)
-        argv = [str(inst.lmp) if a == LMP else a for a in argv]
-        full = _prlimit(limits) + argv
-    if as_root and sandboxed:
-        check_reachable([workdir, scratch, inst.package_dir], sandbox_uid)
-        for d in (workdir, scratch):
-            _chown_tree(d, sandbox_uid, sandbox_uid)
-        # Privileges are dropped by setpriv after the launcher (as root) has joined the job's cgroup.
-        setpriv = shutil.which("setpriv")
-        if not setpriv:
-            raise SandboxUnavailable("'setpriv' (util-linux) is required to drop root privileges")
-        limits_part = _prlimit(limits)
-        full = (
-            limits_part
-            + [setpriv, f"--reuid={sandbox_uid}", f"--regid={sandbox_uid}", "--clear-groups", "--"]
-            + full[len(limits_part) :]
-        )
-    if group is not None:
-        full = cgroups.launcher(group, full)
-
-    start = time.monotonic()
-    with console_path.open("wb") as console:
-        try:
-            proc = subprocess.Popen(
-                full,
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                pass_fds=(info_w,) if info_w is not None else (),
+            # The cgroup caps this job's processes; the per-uid rlimit is shared by every job of the uid, so
+            # it only guards against runaway totals and must not let one job starve the others.
+            limits = dataclasses.replace(limits, nproc_rlimit=max(limits.max_processes * 16, 4096))
+        info_r = info_w = None
+        if sandboxed:
+            info_r, info_w = os.pipe()
+            command = bwrap_command(bwrap, inst, workdir, scratch, data_dir, mounts, argv, info_w)
+        else:
+            # Weaker mode: same limits and scrubbed environment, but the host filesystem is visible.
+            host_env = dict(env)
+            host_env["PATH"] = os.pathsep.join(
+                str(p) for p in (inst.mpi_bin_dir, Path("/usr/bin"), Path("/bin")) if p
             )
-        except OSError as exc:
-            raise SandboxUnavailable(f"cannot start the sandbox: {exc}") from exc
-        finally:
-            if info_w is not None:
-                os.close(info_w)
-        done = threading.Event()
-        waiter = threading.Thread(target=lambda: (proc.wait(), done.set()), daemon=True)
-        waiter.start()
-        status, reason = "exited", None
-        output_limit = limits.output_mb * 1024 * 1024
-        while not done.wait(poll_s):
-            elapsed = time.monotonic() - start
-            if elapsed > limits.timeout_s:
-                status, reason = "timeout", f"wall-clock limit of {limits.timeout_s:g} s reached"
-                break
+            host_env["LD_LIBRARY_PATH"] = str(inst.mpi_lib_dir or "")
+            host_env["LAMMPS_POTENTIALS"] = str(scratch / "potentials")
+            host_env["TMPDIR"] = str(scratch / "tmp")
+            host_env["HOME"] = str(workdir)
+            env = host_env
+            pot = scratch / "potentials"
+            pot.mkdir(exist_ok=True)
+            for host, inside in mounts.ro_files:
+                link = pot / Path(inside).name
+                if not link.exists():
+                    link.symlink_to(host)
+            command = [str(inst.lmp) if a == LMP else a for a in argv]
+        prefix = _prlimit(limits)
+        if as_root and sandboxed:
+            check_reachable([workdir, scratch, inst.package_dir], sandbox_uid)
+            for d in (workdir, scratch):
+                _chown_tree(d, sandbox_uid, sandbox_uid)
+            # Privileges are dropped by setpriv after the launcher (as root) has joined the job's cgroup.
+            setpriv = shutil.which("setpriv")
+            if not setpriv:
+                raise SandboxUnavailable("'setpriv' (util-linux) is required to drop root privileges")
+            prefix += [setpriv, f"--reuid={sandbox_uid}", f"--regid={sandbox_uid}", "--clear-groups", "--"]
+        full = prefix + command
+        if group is not None:
+            full = cgroups.launcher(group, full)
+
+        start = time.monotonic()
+        with console_path.open("wb") as console:
             try:
-                hidden = group.unlinked_bytes() if group is not None else 0
-                _tree_usage((workdir, scratch), limits.max_files, limits.max_depth, output_limit, hidden)
-                if _free_mb(workdir) < limits.min_free_disk_mb:
-                    raise _OverLimit(
-                        f"the disk is nearly full (less than {limits.min_free_disk_mb} MiB free)"
-                    )
-            except _OverLimit as exc:
-                status, reason = "killed", str(exc)
-                break
-        if status != "exited":
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            if group is not None:
-                group.kill_all()
-            proc.wait()
-    wall = time.monotonic() - start
-    if info_r is not None:
-        _wait_gone(_read_child_pid(info_r))
-    if group is not None:
-        group.kill_all()  # anything that escaped the process group (unsandboxed mode: setsid)
-        if group.oom_killed():
-            status, reason = "killed", f"the job used more than {limits.job_memory_mb} MiB of memory in total"
-    if as_root and sandboxed:
-        _chown_tree(workdir, 0, 0, sanitize=True)
-    rc = proc.returncode
-    sig = -rc if rc < 0 else (rc - 128 if rc > 128 else None)
-    if status == "exited" and sig in (signal.SIGKILL, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGSEGV):
-        names = {
-            signal.SIGKILL: "killed (out of memory or a resource limit)",
-            signal.SIGXCPU: f"CPU-time limit of {limits.cpu_s} s reached",
-            signal.SIGXFSZ: f"a file reached the {limits.file_size_mb} MiB size limit",
-            signal.SIGSEGV: "LAMMPS crashed (segmentation fault)",
-        }
-        status, reason = ("error" if sig == signal.SIGSEGV else "killed"), names[sig]
-    console = _read_capped(console_path, limits.kept_output_kb * 1024)
-    return Execution(rc, round(wall, 3), status, reason, console, sig)
+                proc = subprocess.Popen(
+                    full,
+                    cwd=workdir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=console,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    close_fds=True,
+                    pass_fds=(info_w,) if info_w is not None else (),
+                )
+            except OSError as exc:
+                raise SandboxUnavailable(f"cannot start the sandbox: {exc}") from exc
+            finally:
+                if info_w is not None:
+                    os.close(info_w)
+            done = threading.Event()
+            waiter = threading.Thread(target=lambda: (proc.wait(), done.set()), daemon=True)
+            waiter.start()
+            status, reason = "exited", None
+            output_limit = limits.output_mb * 1024 * 1024
+            while not done.wait(poll_s):
+                elapsed = time.monotonic() - start
+                if elapsed > limits.timeout_s:
+                    status, reason = "timeout", f"wall-clock limit of {limits.timeout_s:g} s reached"
+                    break
+                try:
+                    hidden = group.unlinked_bytes() if group is not None else 0
+                    _tree_usage((workdir, scratch), limits.max_files, limits.max_depth, output_limit, hidden)
+                    if _free_mb(workdir) < limits.min_free_disk_mb:
+                        raise _OverLimit(
+                            f"the disk is nearly full (less than {limits.min_free_disk_mb} MiB free)"
+                        )
+                except _OverLimit as exc:
+                    status, reason = "killed", str(exc)
+                    break
+            if status != "exited":
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                if group is not None:
+                    group.kill_all()
+                proc.wait()
+        wall = time.monotonic() - start
+        if info_r is not None:
+            _wait_gone(_read_child_pid(info_r))
+        if group is not None:
+            group.kill_all()  # anything that escaped the process group (unsandboxed mode: setsid)
+            if group.oom_killed():
+                status, reason = (
+                    "killed",
+                    f"the job used more than {limits.job_memory_mb} MiB of memory in total",
+                )
+        if as_root and sandboxed:
+            _chown_tree(workdir, 0, 0, sanitize=True)
+        rc = proc.returncode
+        sig = -rc if rc < 0 else (rc - 128 if rc > 128 else None)
+        if status == "exited" and sig in (signal.SIGKILL, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGSEGV):
+            names = {
+                signal.SIGKILL: "killed (out of memory or a resource limit)",
+                signal.SIGXCPU: f"CPU-time limit of {limits.cpu_s} s reached",
+                signal.SIGXFSZ: f"a file reached the {limits.file_size_mb} MiB size limit",
+                signal.SIGSEGV: "LAMMPS crashed (segmentation fault)",
+            }
+            status, reason = ("error" if sig == signal.SIGSEGV else "killed"), names[sig]
+        console = _read_capped(console_path, limits.kept_output_kb * 1024)
+        return Execution(rc, round(wall, 3), status, reason, console, sig)

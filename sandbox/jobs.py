@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sandbox import isolation, jobfiles, pictures
 from sandbox.install import Capabilities, LammpsNotFound, capabilities, find_lammps
-from sandbox.policy import check_script
+from sandbox.policy import check_command
 from sandbox.potentials import PotentialLibrary, referenced_files
 from sandbox.script import Command, commands
 from sandbox.settings import SandboxSettings
@@ -212,13 +212,18 @@ class _Job:
         return script_sources(self.name, self.text, self.workdir)
 
     def rejected(
-        self, message: str, command: str | None = None, line: int | None = None, hint: str | None = None
+        self,
+        message: str,
+        command: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+        file: str | None = None,
     ) -> RunResult:
         from sandbox.result import ErrorInfo, RunResult
 
         return RunResult(
             status="rejected",
-            error=ErrorInfo(message=message, command=command, line=line, file=self.name, hint=hint),
+            error=ErrorInfo(message=message, command=command, line=line, file=file or self.name, hint=hint),
             files=_files(self.workdir),
             workdir=str(self.workdir),
         )
@@ -226,23 +231,20 @@ class _Job:
     def policy(self) -> RunResult | None:
         from sandbox.script import script_sources
 
-        for fname, _cmds in script_sources(self.name, self.text, self.workdir):
-            text = self.text if fname == self.name else (jobfiles.read_text(self.workdir / fname) or "")
-            violations = check_script(text)
+        for fname, cmds in script_sources(self.name, self.text, self.workdir):
+            violations = [v for cmd in cmds for v in check_command(cmd)]
             if violations:
                 v = violations[0]
                 more = (
                     f" ({len(violations) - 1} more problem(s) in the script)" if len(violations) > 1 else ""
                 )
-                r = self.rejected(
+                return self.rejected(
                     v.message + more,
                     v.command,
                     v.line,
                     "The sandbox refuses this before running; remove or replace the command.",
+                    file=fname,
                 )
-                assert r.error is not None
-                r.error.file = fname
-                return r
         return None
 
     def sandboxed(self) -> tuple[bool, str | None]:
@@ -264,14 +266,14 @@ class _Job:
         sandboxed: bool,
         extra: list[str] | None = None,
     ) -> isolation.Execution:
-        # What an earlier pass left under our names is moved aside; the input is written fresh, never
-        # through a link the job planted.
+        # Anything but a regular file under the names mdbot uses is moved aside, before and after the pass
+        # (the job may have planted one); the input is written fresh, never through a link.
         jobfiles.clear_reserved(self.workdir, RESERVED, ("thermo-", ".png"))
         jobfiles.write_text(self.workdir / input_name, input_text)
         log = self.workdir / LOG
         if log.is_symlink():
             log.unlink()
-        return isolation.execute(
+        execution = isolation.execute(
             _lmp_argv(input_name, ranks, threads, extra or []),
             workdir=self.workdir,
             scratch=self.scratch,
@@ -284,6 +286,8 @@ class _Job:
             bwrap=self.settings.bwrap,
             sandbox_uid=self.settings.sandbox_uid,
         )
+        jobfiles.clear_reserved(self.workdir, RESERVED, ("thermo-", ".png"))  # what this pass left
+        return execution
 
     def result(
         self, ex: isolation.Execution, log: ParsedLog, *, pictures_ok: bool, epilogue_from: int | None = None
@@ -423,7 +427,6 @@ def run(
         )
         from sandbox.logparse import parse_file
 
-        jobfiles.clear_reserved(job.workdir, RESERVED, ("thermo-", ".png"))
         log = parse_file(job.workdir / LOG)
         return job.result(
             ex, log, pictures_ok=draw, epilogue_from=len(text.splitlines()) + 1 if draw else None
@@ -474,7 +477,6 @@ def check(
             sandboxed=sandboxed,
             extra=["-skiprun"],
         )
-        jobfiles.clear_reserved(job.workdir, RESERVED, ("thermo-", ".png"))
         log = parse_file(job.workdir / LOG)
         if ex.status == "exited" and not log.error and ex.returncode == 0:
             setup = _setup_prefix(job.cmds, job.text)
@@ -484,7 +486,6 @@ def check(
                 ex = job.execute(
                     SETUP_INPUT, prefix, timeout=remaining, ranks=1, threads=1, sandboxed=sandboxed
                 )
-                jobfiles.clear_reserved(job.workdir, RESERVED, ("thermo-", ".png"))
                 log = parse_file(job.workdir / LOG)
                 if log.error and log.error.last_input in (None, "run 0 post no"):
                     # The error came from setting up the user's first run: point at that line.
