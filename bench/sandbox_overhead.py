@@ -51,7 +51,6 @@ def main() -> None:
     work = Path(
         tempfile.mkdtemp(prefix="mdbot-bench-", dir=ROOT / ".mdbot" if (ROOT / ".mdbot").exists() else None)
     )
-    os.chmod(work, 0o755)  # the sandbox uid must traverse it
     env = {**os.environ, "MDBOT_DATA_DIR": str(work / "data"), "OMP_NUM_THREADS": "1"}
     bare_env = {**env, **inst.host_env()}
     variants = {

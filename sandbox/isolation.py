@@ -21,6 +21,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -110,27 +111,75 @@ def bwrap_available(bwrap: str = "bwrap") -> str | None:
     return None
 
 
-def _unreachable(path: Path) -> Path | None:
-    """The first directory above ``path`` that other users cannot traverse (the sandbox uid is 'other')."""
-    for parent in [*reversed(path.resolve().parents), path.resolve()]:
+_ACL_USER, _ACL_MASK = 0x02, 0x10
+
+
+def _acl_grants_search(path: Path, uid: int) -> bool:
+    """Whether the POSIX ACL of ``path`` lets ``uid`` search it (named-user entry and mask both allow x).
+
+    Read from the ``system.posix_acl_access`` attribute (version 2: 4-byte header, then 8-byte entries of tag,
+    permissions and id), so checking costs no subprocess per job.
+    """
+    import struct
+
+    try:
+        raw = os.getxattr(path, "system.posix_acl_access")
+    except OSError:
+        return False
+    user_x = mask_x = None
+    for offset in range(4, len(raw) - 7, 8):
+        tag, perm, ident = struct.unpack_from("<HHI", raw, offset)
+        if tag == _ACL_USER and ident == uid:
+            user_x = bool(perm & 1)
+        elif tag == _ACL_MASK:
+            mask_x = bool(perm & 1)
+    return bool(user_x) and mask_x is not False
+
+
+def _unreachable(path: Path, uid: int) -> Path | None:
+    """The first directory on the way to ``path`` that ``uid`` (not its owner, in no group) cannot search."""
+    resolved = path.resolve()
+    for parent in [*reversed(resolved.parents), resolved]:
         try:
-            if not parent.stat().st_mode & 0o001:
-                return parent
+            st = parent.stat()
         except OSError:
+            return parent
+        allowed = st.st_mode & (0o100 if st.st_uid == uid else 0o001)
+        if not allowed and not _acl_grants_search(parent, uid):
             return parent
     return None
 
 
-def check_reachable(paths: list[Path], uid: int) -> None:
-    """Fail clearly when the unprivileged sandbox uid could not reach a directory it must mount."""
+def ensure_reachable(paths: list[Path], uid: int) -> None:
+    """Make sure the unprivileged sandbox uid can reach every directory it must mount.
+
+    bubblewrap runs as that uid and opens its bind sources by path (even for --bind-fd it resolves the path),
+    so a private ancestor such as a 0700 temporary directory blocks it. Running as root, mdbot grants that one
+    uid search-only access there with an ACL (``setfacl -m u:UID:x``: it cannot list the directory, and nobody
+    else gains anything) and says so; without setfacl it stops with the command to run.
+    """
     for p in paths:
-        blocked = _unreachable(p)
-        if blocked is not None:
-            raise SandboxUnavailable(
-                f"the sandbox runs as uid {uid} and cannot reach {p}: {blocked} is not searchable by other "
-                f"users. Put MDBOT_DATA_DIR (and the virtual environment) below directories with mode o+x, "
-                f"or run 'chmod o+x {blocked}'."
+        blocked = _unreachable(p, uid)
+        while blocked is not None:
+            setfacl = shutil.which("setfacl")
+            if (
+                setfacl is None
+                or subprocess.run([setfacl, "-m", f"u:{uid}:x", str(blocked)], capture_output=True).returncode
+                != 0
+            ):
+                raise SandboxUnavailable(
+                    f"the sandbox runs as uid {uid} and cannot reach {p}: {blocked} is not searchable by it. "
+                    f"Run 'setfacl -m u:{uid}:x {blocked}' (package acl) or 'chmod o+x {blocked}', or put "
+                    f"MDBOT_DATA_DIR and the virtual environment below searchable directories."
+                )
+            print(
+                f"mdbot: granted the sandbox user (uid {uid}) search-only access to {blocked}",
+                file=sys.stderr,
             )
+            again = _unreachable(p, uid)
+            if again == blocked:
+                raise SandboxUnavailable(f"could not give uid {uid} access to {blocked} (ACLs unsupported?)")
+            blocked = again
 
 
 def _etc_dir(data_dir: Path) -> Path:
@@ -440,7 +489,17 @@ def execute(
             command = [str(inst.lmp) if a == LMP else a for a in argv]
         prefix = _prlimit(limits)
         if as_root and sandboxed:
-            check_reachable([workdir, scratch, inst.package_dir], sandbox_uid)
+            ensure_reachable(
+                [
+                    workdir,
+                    scratch,
+                    data_dir,
+                    inst.package_dir,
+                    *(d for d in (inst.libs_dir, inst.mpi_lib_dir, inst.mpi_bin_dir) if d),
+                    *(host.parent for host, _ in mounts.ro_files),
+                ],
+                sandbox_uid,
+            )
             for d in (workdir, scratch):
                 _chown_tree(d, sandbox_uid, sandbox_uid)
             # Privileges are dropped by setpriv after the launcher (as root) has joined the job's cgroup.

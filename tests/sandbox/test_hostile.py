@@ -7,6 +7,7 @@ is tested is the sandbox itself: bubblewrap, the resource limits and the watchdo
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -537,3 +538,28 @@ def test_without_bubblewrap_untrusted_runs_are_refused(settings, tmp_path):
         assert "hello" in (Path(allowed.workdir) / "log.lammps").read_text()
     finally:
         jobs._bwrap_problem.cache_clear()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setfacl") is None, reason="needs root and setfacl")
+def test_private_parent_directory_gets_a_search_only_grant(tmp_path):
+    """A data directory below a 0700 directory (a temporary clone, say) works; the sandbox uid gains search
+    permission there and nothing more."""
+    from sandbox.settings import SandboxSettings
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "listing-secret.txt").write_text("x")
+    settings = SandboxSettings(_env_file=None, data_dir=private / "data", pictures=False)
+    script = tmp_path / "in.small"
+    script.write_text("units lj\nprint 'ok'\n")
+    assert run(script, settings=settings).status == "ok"
+    # Others gain nothing (with an ACL the group bits show the mask, --x; the owning group's entry stays ---).
+    assert private.stat().st_mode & 0o007 == 0
+    acl = subprocess.run(["getfacl", "-p", str(private)], capture_output=True, text=True).stdout
+    assert "group::---" in acl and "user:nobody:--x" in acl
+    listing = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "ls", str(private)],
+        capture_output=True,
+        text=True,
+    )
+    assert listing.returncode != 0 and "listing-secret" not in listing.stdout
