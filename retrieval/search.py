@@ -273,10 +273,26 @@ class Searcher:
         kept = [(int(i), float(s)) for i, s in zip(results[0], scores[0], strict=True) if s > 0]
         return [i for i, _ in kept], [s for _, s in kept]
 
+    def known_names(self) -> set[str]:
+        """Every command and style name the ingested manual documents, lower case ("fix nvt", "units")."""
+        self.load()
+        names: set[str] = set()
+        for meta in self._corpus.metas:
+            if meta.get("kind", "manual") == "manual":
+                names.update(n.lower() for n in meta.get("commands", "").split("|") if n)
+        return names
+
     def search(
-        self, query: str, k: int = 5, dense: bool = True, bm25: bool = True, names: bool = True
+        self,
+        query: str,
+        k: int = 5,
+        dense: bool = True,
+        bm25: bool = True,
+        names: bool = True,
+        kinds: set[str] | frozenset[str] | None = None,
     ) -> list[Hit]:
-        """The ``k`` best documents for ``query`` (one passage each). Lists can be switched off to compare."""
+        """The ``k`` best documents for ``query`` (one passage each). Lists can be switched off to compare;
+        ``kinds`` keeps only documents of those kinds (the graph asks for example scripts this way)."""
         query = " ".join(query[:MAX_QUERY].split())
         if not query:
             raise ValueError("the query is empty")
@@ -336,6 +352,9 @@ class Searcher:
         best_chunk: dict[str, int] = {}
         for pos, _score in sorted(chunk_score.items(), key=lambda kv: -kv[1]):
             best_chunk.setdefault(corpus.metas[pos]["doc_id"], pos)
+        if kinds is not None:
+            kind_of = {m["doc_id"]: m.get("kind", "manual") for m in corpus.metas}
+            fused = {doc: v for doc, v in fused.items() if kind_of.get(doc) in kinds}
         top = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         ceiling = sum(WEIGHTS[name] for name in doc_lists) / (RRF_K + 1) * (1.0 + PRIOR)
         hits = []

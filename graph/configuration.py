@@ -1,0 +1,71 @@
+"""The run-time context of the graph: models, knowledge, sandbox settings. Not checkpointed.
+
+Nodes receive it as ``runtime.context``. Tests build it with fake chat models; the service builds it from the
+settings. Heavy parts (the searcher's embedding model, LAMMPS capabilities) load on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graph.settings import GraphSettings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from retrieval.search import Searcher
+    from sandbox.install import Capabilities
+    from sandbox.potentials import PotentialLibrary
+    from sandbox.settings import SandboxSettings
+
+
+@dataclass
+class Context:
+    settings: GraphSettings
+    sandbox: SandboxSettings
+    instruct: BaseChatModel | None = None
+    code: BaseChatModel | None = None
+    judge: BaseChatModel | None = None
+    searcher: Searcher | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def offline(self) -> bool:
+        return self.instruct is None and self.code is None
+
+    def capabilities(self) -> Capabilities | None:
+        """Styles of the installed LAMMPS (None if it cannot be asked: checks are then skipped)."""
+        if "caps" not in self._cache:
+            from sandbox.install import LammpsNotFound, capabilities
+
+            try:
+                self._cache["caps"] = capabilities(self.sandbox.data_dir / "cache")
+            except (LammpsNotFound, OSError):
+                self._cache["caps"] = None
+        return self._cache["caps"]
+
+    def potentials(self) -> PotentialLibrary:
+        if "library" not in self._cache:
+            from sandbox.install import find_lammps
+            from sandbox.potentials import PotentialLibrary
+
+            dirs = [*self.sandbox.potentials_dirs]
+            try:
+                dirs.append(find_lammps().potentials_dir)
+            except Exception:  # noqa: BLE001 - no installed potentials is not fatal here
+                pass
+            self._cache["library"] = PotentialLibrary(dirs)
+        return self._cache["library"]
+
+    def manual_names(self) -> set[str]:
+        """Command and style names the ingested manual documents ("fix nvt", "pair_style eam", …)."""
+        if "names" not in self._cache:
+            names: set[str] = set()
+            if self.searcher is not None:
+                try:
+                    names = self.searcher.known_names()
+                except Exception:  # noqa: BLE001 - an empty knowledge base has no names
+                    names = set()
+            self._cache["names"] = names
+        return self._cache["names"]

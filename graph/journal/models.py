@@ -1,0 +1,124 @@
+"""The journal's tables (DESIGN.md §5): every turn, what it retrieved, each attempt, the answer, feedback.
+
+The journal is the only source of fine-tuning data, so it keeps whole scripts and results, not summaries.
+Portable column types only (JSON, Text, DateTime with time zone): the same schema on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Interaction(Base):
+    """One turn: a message and everything the bot did for it."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(200), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    channel: Mapped[str | None] = mapped_column(String(100), index=True)
+    source: Mapped[str] = mapped_column(String(20), default="cli")  # cli, chat, slack, eval
+    text: Mapped[str] = mapped_column(Text)
+    files: Mapped[list] = mapped_column(JSON, default=list)  # names of the files attached in the thread
+    intent: Mapped[str | None] = mapped_column(String(20), index=True)
+    route_reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(20), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    latency_s: Mapped[float | None] = mapped_column(Float)
+    model_instruct: Mapped[str | None] = mapped_column(String(300))
+    model_code: Mapped[str | None] = mapped_column(String(300))
+    model_judge: Mapped[str | None] = mapped_column(String(300))
+    model_calls: Mapped[int] = mapped_column(Integer, default=0)
+    calls: Mapped[list] = mapped_column(JSON, default=list)  # role, model, purpose, tokens per call
+
+    retrievals: Mapped[list[Retrieval]] = relationship(
+        back_populates="interaction", cascade="all, delete-orphan"
+    )
+    attempts: Mapped[list[AttemptRow]] = relationship(
+        back_populates="interaction", cascade="all, delete-orphan", order_by="AttemptRow.n"
+    )
+    answers: Mapped[list[Answer]] = relationship(back_populates="interaction", cascade="all, delete-orphan")
+    feedback: Mapped[list[Feedback]] = relationship(
+        back_populates="interaction", cascade="all, delete-orphan"
+    )
+
+
+class Retrieval(Base):
+    __tablename__ = "retrievals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # passages, examples
+    rank: Mapped[int] = mapped_column(Integer)
+    doc_id: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str | None] = mapped_column(String(20))
+    score: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(Text)
+
+    interaction: Mapped[Interaction] = relationship(back_populates="retrievals")
+
+
+class AttemptRow(Base):
+    """One script tried in the sandbox, with both results and the critique."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    n: Mapped[int] = mapped_column(Integer)
+    origin: Mapped[str] = mapped_column(String(40))
+    script: Mapped[str] = mapped_column(Text)
+    changes: Mapped[list] = mapped_column(JSON, default=list)
+    check_status: Mapped[str | None] = mapped_column(String(20))
+    check_result: Mapped[dict | None] = mapped_column(JSON)
+    run_status: Mapped[str | None] = mapped_column(String(20))
+    run_result: Mapped[dict | None] = mapped_column(JSON)  # without the thermo rows (kept in the job dir)
+    health_ok: Mapped[bool | None] = mapped_column(Boolean)
+    health_issues: Mapped[list] = mapped_column(JSON, default=list)
+    critique: Mapped[dict | None] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+    reward: Mapped[float | None] = mapped_column(Float)  # set by finetune when it scores the attempt
+    workdir: Mapped[str | None] = mapped_column(Text)
+
+    interaction: Mapped[Interaction] = relationship(back_populates="attempts")
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    citations: Mapped[list] = mapped_column(JSON, default=list)
+    flagged: Mapped[list] = mapped_column(JSON, default=list)  # invented commands removed from the answer
+    script: Mapped[str | None] = mapped_column(Text)  # the final script of a script turn
+
+    interaction: Mapped[Interaction] = relationship(back_populates="answers")
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(100))
+    rating: Mapped[int] = mapped_column(Integer)  # +1 or -1
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    interaction: Mapped[Interaction] = relationship(back_populates="feedback")

@@ -1,0 +1,204 @@
+"""Writing and reading the journal. SQLite under MDBOT_DATA_DIR by default, PostgreSQL by URL.
+
+The schema is created and upgraded by Alembic migrations when the journal opens (idempotent, cheap when
+current), so a lab upgrading mdbot keeps its history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from graph.journal.models import Answer, AttemptRow, Feedback, Interaction, Retrieval
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def _engine_url(url: str) -> str:
+    """psycopg 3 is the PostgreSQL driver we install; plain ``postgresql://`` URLs mean it."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Journal:
+    """The journal of one deployment. Thread-safe: every call uses its own session."""
+
+    def __init__(self, url: str):
+        from alembic import command
+
+        self.url = _engine_url(url)
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(self.url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn, _record):  # foreign keys and concurrent readers
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=10000")
+                cur.close()
+
+        cfg = alembic_config(self.url)
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ----------------------------------------------------------------------------------------- writing
+    def record_turn(
+        self,
+        *,
+        thread_id: str,
+        text: str,
+        state: dict[str, Any],
+        started_at: datetime,
+        latency_s: float,
+        models: dict[str, str | None],
+        user_id: str | None = None,
+        channel: str | None = None,
+        source: str = "cli",
+        error: str | None = None,
+    ) -> str:
+        """Store one finished (or failed) turn from the graph's final state; returns its id."""
+        turn_id = str(uuid.uuid4())
+        row = Interaction(
+            id=turn_id,
+            thread_id=thread_id,
+            user_id=user_id,
+            channel=channel,
+            source=source,
+            text=text,
+            files=sorted(state.get("files", {}) or {}),
+            intent=state.get("intent"),
+            route_reason=state.get("route_reason"),
+            outcome="error" if error else state.get("outcome"),
+            error=error,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            latency_s=latency_s,
+            model_instruct=models.get("instruct"),
+            model_code=models.get("code"),
+            model_judge=models.get("judge"),
+            model_calls=state.get("model_calls", 0) or 0,
+            calls=state.get("calls", []) or [],
+        )
+        for purpose in ("passages", "examples"):
+            for rank, hit in enumerate(state.get(purpose, []) or [], 1):
+                row.retrievals.append(
+                    Retrieval(
+                        purpose=purpose,
+                        rank=rank,
+                        doc_id=hit.get("doc_id", ""),
+                        kind=hit.get("kind"),
+                        score=hit.get("score"),
+                        source=hit.get("source"),
+                    )
+                )
+        for a in state.get("attempts", []) or []:
+            run = a.get("run") or None
+            crit = a.get("critique") or {}
+            row.attempts.append(
+                AttemptRow(
+                    n=a["n"],
+                    origin=a.get("origin", ""),
+                    script=a.get("script", ""),
+                    changes=a.get("changes", []),
+                    check_status=(a.get("check") or {}).get("status"),
+                    check_result=_slim(a.get("check")),
+                    run_status=run.get("status") if run else None,
+                    run_result=_slim(run),
+                    health_ok=(run.get("health") or {}).get("ok") if run else None,
+                    health_issues=(run.get("health") or {}).get("issues", []) if run else [],
+                    critique=crit or None,
+                    score=crit.get("score"),
+                    success=bool(crit.get("success")),
+                    workdir=(run or a.get("check") or {}).get("workdir"),
+                )
+            )
+        if state.get("answer") or error:
+            row.answers.append(
+                Answer(
+                    text=state.get("answer") or "",
+                    citations=state.get("citations", []) or [],
+                    flagged=state.get("flagged", []) or [],
+                    script=state.get("script") if state.get("attempts") else None,
+                )
+            )
+        with self.sessions.begin() as session:
+            session.add(row)
+        return turn_id
+
+    def add_feedback(
+        self, turn_id: str, rating: int, user_id: str | None = None, comment: str | None = None
+    ) -> int:
+        """Store a 👍 (+1) or 👎 (−1), optionally with a comment. Raises KeyError for an unknown turn."""
+        if rating not in (1, -1):
+            raise ValueError("rating must be +1 or -1")
+        with self.sessions.begin() as session:
+            if session.get(Interaction, turn_id) is None:
+                raise KeyError(turn_id)
+            fb = Feedback(interaction_id=turn_id, rating=rating, user_id=user_id, comment=comment)
+            session.add(fb)
+            session.flush()
+            return fb.id
+
+    # ----------------------------------------------------------------------------------------- reading
+    def session(self) -> Session:
+        return self.sessions()
+
+    def turns(self, thread_id: str | None = None, limit: int | None = None) -> list[Interaction]:
+        """Turns with their attempts, answers and feedback loaded, oldest first."""
+        from sqlalchemy.orm import selectinload
+
+        q = select(Interaction).order_by(Interaction.started_at)
+        if thread_id:
+            q = q.where(Interaction.thread_id == thread_id)
+        if limit:
+            q = q.limit(limit)
+        q = q.options(
+            selectinload(Interaction.attempts),
+            selectinload(Interaction.answers),
+            selectinload(Interaction.retrievals),
+            selectinload(Interaction.feedback),
+        )
+        with self.sessions() as session:
+            return list(session.scalars(q))
+
+
+def _slim(result: dict | None) -> dict | None:
+    """A result without its thermo rows (they stay in the job directory's log) but with the last row."""
+    if not result:
+        return None
+    out = dict(result)
+    tables = []
+    for t in result.get("thermo", []) or []:
+        rows = t.get("rows", [])
+        tables.append(
+            {
+                "columns": t.get("columns", []),
+                "rows_total": t.get("rows_total", len(rows)),
+                "last": rows[-1] if rows else None,
+            }
+        )
+    out["thermo"] = tables
+    return out

@@ -1,0 +1,265 @@
+"""The brain as a service: one object that the command line and the Slack bot call per message.
+
+It owns the compiled graph, the checkpointer, the journal, the models and the searcher, streams the graph's
+progress events to a callback, and turns every outcome (including our own bugs) into a reply. It is safe to
+call from several worker threads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from graph.configuration import Context
+from graph.settings import GraphSettings
+
+log = logging.getLogger(__name__)
+Progress = Callable[[dict], None]
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+PICTURE = re.compile(r"\.(png|jpe?g)$", re.I)
+
+
+class InputFileError(ValueError):
+    """An attached file cannot be used (missing, not a regular file, unsafe name)."""
+
+
+@dataclass
+class Turn:
+    """What one message produced (the ``mdbot ask --json`` document)."""
+
+    turn_id: str | None
+    thread_id: str
+    intent: str | None
+    outcome: str | None
+    answer: str
+    citations: list[dict] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
+    script: str | None = None
+    result: dict | None = None
+    attempts: list[dict] = field(default_factory=list)
+    pictures: list[str] = field(default_factory=list)
+    model_calls: int = 0
+    latency_s: float = 0.0
+    route_reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _LockedSearcher:
+    """The searcher loads indexes lazily and is not meant for concurrent first use."""
+
+    def __init__(self, searcher):
+        self._searcher, self._lock = searcher, threading.Lock()
+
+    def search(self, *args, **kwargs):
+        with self._lock:
+            return self._searcher.search(*args, **kwargs)
+
+    def known_names(self):
+        with self._lock:
+            return self._searcher.known_names()
+
+
+def stage_files(files: Mapping[str, str | Path] | Iterable[str | Path]) -> dict[str, str]:
+    """Attached files as {name: absolute path}, each checked to be a readable regular file."""
+    items = files.items() if isinstance(files, Mapping) else ((Path(f).name, f) for f in files)
+    out: dict[str, str] = {}
+    for name, path in items:
+        p = Path(path)
+        if not SAFE_NAME.match(name):
+            raise InputFileError(f"unsafe file name {name!r}: use letters, digits, '.', '_', '+', '-'")
+        if not p.exists():
+            raise InputFileError(f"file not found: {p}")
+        if not p.is_file():
+            raise InputFileError(f"not a regular file: {p}")
+        out[name] = str(p.resolve())
+    return out
+
+
+class Brain:
+    """Build once per process; call :meth:`ask` per message."""
+
+    def __init__(
+        self,
+        settings: GraphSettings | None = None,
+        *,
+        sandbox=None,
+        retrieval=None,
+        models: dict[str, Any] | None = None,
+        searcher=None,
+        journal: bool = True,
+    ):
+        from graph.checkpoint import open_checkpointer
+        from graph.graph import build
+
+        self.settings = settings or GraphSettings()
+        if sandbox is None:
+            from sandbox.settings import SandboxSettings
+
+            sandbox = SandboxSettings()
+        if models is None:
+            from graph.models import chat_model
+
+            models = {role: chat_model(role) for role in ("instruct", "code", "judge")}
+        if searcher is None:
+            from retrieval.search import Searcher
+            from retrieval.settings import RetrievalSettings
+
+            searcher = Searcher(retrieval or RetrievalSettings())
+        self.context = Context(
+            settings=self.settings,
+            sandbox=sandbox,
+            instruct=models.get("instruct"),
+            code=models.get("code"),
+            judge=models.get("judge"),
+            searcher=_LockedSearcher(searcher) if searcher is not False else None,
+        )
+        self.checkpointer, self._close_checkpointer = open_checkpointer(self.settings)
+        self.graph = build(self.checkpointer)
+        self.journal = None
+        if journal:
+            from graph.journal import Journal
+
+            self.journal = Journal(self.settings.journal_url)
+
+    def model_ids(self) -> dict[str, str | None]:
+        from graph.models import model_id
+
+        return {r: model_id(getattr(self.context, r)) for r in ("instruct", "code", "judge")}
+
+    def ask(
+        self,
+        text: str,
+        files: Mapping[str, str | Path] | Iterable[str | Path] = (),
+        *,
+        thread_id: str | None = None,
+        user_id: str | None = None,
+        channel: str | None = None,
+        source: str = "cli",
+        on_progress: Progress | None = None,
+    ) -> Turn:
+        """Run one message through the graph; never raises for what the message or the models do."""
+        from langchain_core.messages import HumanMessage
+
+        thread_id = thread_id or f"{source}:{uuid.uuid4()}"
+        staged = stage_files(files)  # InputFileError is the caller's bad input
+        started, t0 = datetime.now(UTC), time.perf_counter()
+        inputs = {
+            "messages": [HumanMessage(text)],
+            "request": text,
+            "files": staged,
+            "attached": list(staged),
+        }
+        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 60}
+        final: dict = {}
+        error = None
+        try:
+            for mode, chunk in self.graph.stream(
+                inputs, config, context=self.context, stream_mode=["custom", "values"]
+            ):
+                if mode == "custom" and on_progress:
+                    try:
+                        on_progress(chunk)
+                    except Exception:  # noqa: BLE001 - a broken progress display must not stop the work
+                        log.exception("progress callback failed")
+                elif mode == "values":
+                    final = chunk
+        except Exception as exc:  # noqa: BLE001 - our bug or an outage: the user still gets an answer
+            log.exception("graph failed on thread %s", thread_id)
+            error = f"{type(exc).__name__}: {exc}"
+        latency = time.perf_counter() - t0
+        if error:
+            final = {
+                **final,
+                "answer": f"Something went wrong on my side ({error[:300]}). It has been logged.",
+            }
+        turn_id = None
+        if self.journal is not None:
+            try:
+                turn_id = self.journal.record_turn(
+                    thread_id=thread_id,
+                    text=text,
+                    state=final,
+                    started_at=started,
+                    latency_s=latency,
+                    models=self.model_ids(),
+                    user_id=user_id,
+                    channel=channel,
+                    source=source,
+                    error=error,
+                )
+            except Exception:  # noqa: BLE001 - the reply matters more than its record
+                log.exception("journal write failed")
+        return self._turn(final, thread_id, turn_id, latency, error)
+
+    def _turn(
+        self, state: dict, thread_id: str, turn_id: str | None, latency: float, error: str | None
+    ) -> Turn:
+        from graph.report import best_attempt
+
+        attempts = state.get("attempts") or []
+        result, pictures, script = None, [], None
+        if attempts:
+            best = best_attempt(attempts)
+            result = best.get("run") or best.get("check")
+            script = best.get("script")
+            workdir = (result or {}).get("workdir")
+            if workdir:
+                pictures = [
+                    str(Path(workdir) / f["name"])
+                    for f in result.get("files", [])
+                    if PICTURE.search(f["name"])
+                ]
+        return Turn(
+            turn_id=turn_id,
+            thread_id=thread_id,
+            intent=state.get("intent"),
+            outcome="error" if error else state.get("outcome"),
+            answer=state.get("answer", ""),
+            citations=state.get("citations", []) or [],
+            flagged=state.get("flagged", []) or [],
+            script=script,
+            result=result,
+            attempts=[_attempt_summary(a) for a in attempts],
+            pictures=pictures,
+            model_calls=state.get("model_calls", 0) or 0,
+            latency_s=round(latency, 3),
+            route_reason=state.get("route_reason"),
+        )
+
+    def feedback(
+        self, turn_id: str, rating: int, user_id: str | None = None, comment: str | None = None
+    ) -> None:
+        if self.journal is None:
+            raise RuntimeError("the journal is disabled")
+        self.journal.add_feedback(turn_id, rating, user_id, comment)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+        self._close_checkpointer()
+
+
+def _attempt_summary(a: dict) -> dict:
+    check, run, crit = a.get("check") or {}, a.get("run") or {}, a.get("critique") or {}
+    err = (run.get("error") if run.get("status") not in (None, "ok") else None) or check.get("error")
+    return {
+        "n": a.get("n"),
+        "origin": a.get("origin"),
+        "check": check.get("status"),
+        "run": run.get("status") if run else None,
+        "error": err,
+        "health": run.get("health") if run else None,
+        "score": crit.get("score"),
+        "success": bool(crit.get("success")),
+        "changes": a.get("changes", []),
+    }
