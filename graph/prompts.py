@@ -91,8 +91,10 @@ Passages:
 {passages}"""
 
 HELP_TEXT = """I can help with molecular dynamics and LAMMPS:
-• *Ask a question* — "what does fix nvt's Tdamp mean?" — I answer from the LAMMPS manual and the lab's documents, with citations.
-• *Ask for a simulation* — "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT" — I write the input, run it in a sandbox, check the physics and repair it until it runs (up to {budget} attempts).
-• *Run your input* — paste a script in a code block or attach `in.*` with its data/potential files — I run it and report thermo, health and pictures.
-• *Explain an error* — paste the `ERROR:` line or the log — I tell you what it means and how to fix it.
+
+- **Ask a question** — "what does fix nvt's Tdamp mean?" — I answer from the LAMMPS manual and the lab's documents, with citations.
+- **Ask for a simulation** — "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT" — I write the input, run it in a sandbox, check the physics and repair it until it runs (up to {budget} attempts).
+- **Run your input** — paste a script in a code block, or attach `in.*` with its data and potential files — I run it and report thermo, health and pictures.
+- **Explain an error** — paste the `ERROR:` line or the log — I say what it means and how to fix it.
+
 Follow-ups in the same thread ("now make it 500 K") build on the earlier script."""

@@ -100,6 +100,17 @@ def fix_mass(script: str, error: dict) -> tuple[str, str] | None:
     return "\n".join(out) + "\n", f"added {'; '.join(lines)} after line {end} ({how})"
 
 
+def _one_close_match(wrong: str, names: list[str]) -> str | None:
+    """The single plausible correction: the only close name, or one clearly closer than the next
+    (accelerator variants such as ``/omp`` are not candidates: LAMMPS applies them by suffix)."""
+    plain = [n for n in names if not re.search(r"/(omp|opt|kk|gpu|intel)$", n)]
+    scored = sorted(((difflib.SequenceMatcher(None, wrong, n).ratio(), n) for n in plain), reverse=True)
+    scored = [(r, n) for r, n in scored if r >= 0.75]
+    if len(scored) == 1 or (len(scored) > 1 and scored[0][0] - scored[1][0] >= 0.1):
+        return scored[0][1]
+    return None
+
+
 def fix_style(script: str, error: dict, styles: dict[str, list[str]] | None) -> tuple[str, str] | None:
     msg, line = error.get("message", ""), error.get("line")
     if not line or not styles:
@@ -120,9 +131,10 @@ def fix_style(script: str, error: dict, styles: dict[str, list[str]] | None) -> 
         wrong = m.group(1)
         names = sorted(set(styles.get("command", [])) | KNOWN_COMMANDS)
         what = "command"
-    near = difflib.get_close_matches(wrong, names, n=2, cutoff=0.75)
-    if len(near) != 1:
+    near = _one_close_match(wrong, names)
+    if near is None:
         return None
+    near = [near]
     original = script.splitlines()[line - 1]
     fixed, count = re.subn(rf"(?<![\w/]){re.escape(wrong)}(?![\w/])", near[0], original, count=1)
     if not count:

@@ -212,6 +212,69 @@ def search(
         out.print(f"   [dim]{h.source}[/]", highlight=False)
 
 
+def _brain():
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from graph.service import Brain
+
+    return Brain()
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question, a request for a simulation, or a script.")],
+    file: FileOpt = None,
+    thread: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--thread", help="Continue this thread (as printed by an earlier turn)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One pass through the brain: answer, or write/run/repair a script. Progress goes to stderr."""
+    from graph.service import InputFileError, stage_files
+
+    if not question.strip():
+        _fail("the question is empty", 2, as_json)
+    try:
+        staged = stage_files(file or [])
+    except InputFileError as exc:
+        _fail(str(exc), 2, as_json)
+    from rich.console import Console
+
+    from mdbot.chat import Spinner, render_turn
+
+    brain = _brain()
+    try:
+        with Spinner(Console(stderr=True)) as spinner:
+            turn = brain.ask(question, staged, thread_id=thread, source="cli", on_progress=spinner)
+    finally:
+        brain.close()
+    if as_json:
+        print(json.dumps(turn.to_dict()))
+    else:
+        render_turn(turn, Console())
+    if turn.outcome == "error":
+        raise typer.Exit(1)
+
+
+@app.command()
+def chat(
+    thread: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--thread", help="Continue this thread."),
+    ] = None,
+) -> None:
+    """Interactive console over the same graph as Slack (one thread per session)."""
+    from mdbot.chat import chat as run_chat
+
+    brain = _brain()
+    try:
+        run_chat(brain, thread)
+    finally:
+        brain.close()
+
+
 def _search_batch(searcher, path: Path, k: int) -> None:
     if not path.is_file():
         _fail(f"batch file not found: {path}", 2, False)

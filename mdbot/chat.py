@@ -1,0 +1,109 @@
+"""The console face of the brain: ``mdbot ask`` renders one turn, ``mdbot chat`` is an interactive thread.
+
+Same graph, same journal as Slack; progress events drive a spinner on stderr so stdout stays the answer.
+"""
+
+from __future__ import annotations
+
+import shlex
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.markdown import Markdown
+
+CHAT_HELP = """Type a question or a request; follow-ups continue the same thread.
+  /attach FILE…   attach files to your next message (input script, data, potential)
+  /good [comment] /bad [comment]   rate the last answer (stored in the journal)
+  /new            start a new thread        /quit   leave (Ctrl-D works too)"""
+
+
+def render_turn(turn, out: Console) -> None:
+    """The answer as Markdown, then its sources and pictures."""
+    out.print(Markdown(turn.answer or "_(no answer)_"))
+    cited = [c for c in turn.citations if c.get("cited", True)] or turn.citations
+    if cited:
+        out.print()
+        out.print("[bold]Sources[/]")
+        for c in cited:
+            section = f" — {c['section']}" if c.get("section") else ""
+            out.print(f"  [{c['n']}] {c['title']}{section}  [dim]{c.get('source', '')}[/]", highlight=False)
+    if turn.pictures:
+        out.print("[bold]Pictures[/] " + "  ".join(turn.pictures), highlight=False)
+    meta = (
+        f"intent {turn.intent} · {turn.outcome} · {turn.model_calls} model call(s) · {turn.latency_s:.1f} s"
+    )
+    out.print(f"[dim]{meta} · turn {turn.turn_id}[/]", highlight=False)
+
+
+class Spinner:
+    """Shows the latest progress event while the graph works."""
+
+    def __init__(self, err: Console):
+        self.err = err
+        self.status = None
+
+    def __enter__(self):
+        if self.err.is_terminal:
+            self.status = self.err.status("Thinking…")
+            self.status.__enter__()
+        return self
+
+    def __call__(self, event: dict) -> None:
+        text = event.get("text") or event.get("stage", "")
+        if self.status is not None:
+            self.status.update(text)
+        else:
+            self.err.print(f"[dim]… {text}[/]", highlight=False)
+
+    def __exit__(self, *exc):
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+
+def chat(brain, thread_id: str | None = None) -> None:
+    from graph.service import InputFileError, stage_files
+
+    out, err = Console(), Console(stderr=True)
+    thread = thread_id or f"chat:{uuid.uuid4()}"
+    pending: dict[str, str] = {}
+    last_turn = None
+    offline = " (offline: no model configured, see .env.example)" if brain.context.offline else ""
+    out.print(f"[bold]mdbot chat[/] — thread {thread}{offline}. /help for commands.", highlight=False)
+    while True:
+        try:
+            line = out.input("[bold cyan]you ›[/] ")
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            cmd, _, rest = text.partition(" ")
+            if cmd in ("/quit", "/exit", "/q"):
+                return
+            if cmd == "/help":
+                out.print(CHAT_HELP, highlight=False)
+            elif cmd == "/new":
+                thread, pending, last_turn = f"chat:{uuid.uuid4()}", {}, None
+                out.print(f"new thread {thread}", highlight=False)
+            elif cmd == "/attach":
+                try:
+                    pending.update(stage_files([Path(p).expanduser() for p in shlex.split(rest)]))
+                    out.print("attached: " + ", ".join(pending), highlight=False)
+                except (InputFileError, ValueError) as exc:
+                    out.print(f"[red]{exc}[/]", highlight=False)
+            elif cmd in ("/good", "/bad"):
+                if last_turn is None or last_turn.turn_id is None:
+                    out.print("[yellow]nothing to rate yet[/]")
+                else:
+                    brain.feedback(last_turn.turn_id, 1 if cmd == "/good" else -1, "console", rest or None)
+                    out.print("thanks — stored in the journal")
+            else:
+                out.print(f"[yellow]unknown command {cmd}[/]; /help lists them", highlight=False)
+            continue
+        with Spinner(err) as spinner:
+            last_turn = brain.ask(text, pending, thread_id=thread, source="chat", on_progress=spinner)
+        pending = {}
+        render_turn(last_turn, out)
