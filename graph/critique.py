@@ -1,9 +1,9 @@
 """Critique of an attempt: MDAgent2's grading rubric (DESIGN.md §7), decided from the sandbox result
 wherever it can be, plus a judge model's view of task fidelity and physics.
 
-The rubric gives up to 20 points for the script and its run and 10 for task completion, minus penalties;
-``score`` = (clip(points − penalties, −10, 30) + 10) / 40, as MDAgent2 maps it to [0, 1]. Without a judge the
-20 rubric points are scaled to 30. Items a run cannot decide (does the box fit the structure asked for?)
+The rubric gives up to 21 points for the script and its run (the items of §7) and 10 for task completion,
+minus penalties; ``score`` = (clip(points − penalties, −10, 30) + 10) / 40, as MDAgent2 maps it to [0, 1].
+Without a judge the rubric points are scaled by 30/21. Items a run cannot decide (does the box fit the structure asked for?)
 are credited when the script ran; they are listed under ``assumed`` so nobody mistakes them for checks.
 """
 
@@ -24,6 +24,7 @@ TIMESTEP = {
     "micro": (1e-6, 10.0),
     "nano": (1e-6, 10.0),
 }
+RUBRIC_MAX = 21
 DEFAULT_TIMESTEP = {"lj": 0.005, "real": 1.0, "metal": 0.001, "si": 1e-8, "cgs": 1e-8, "electron": 0.001}
 INTEGRATORS = re.compile(r"^(nve|nvt|npt|nph|langevin|nve/.*|nvt/.*|npt/.*|rigid.*|brownian.*|gld|gle)")
 
@@ -139,7 +140,7 @@ def score(grades: dict, judge: dict | None) -> float:
         if judge.get("does_other_task"):
             penalties += 20
     else:
-        points *= 30 / 20
+        points *= 30 / RUBRIC_MAX
     total = max(-10.0, min(30.0, points - penalties))
     return round((total + 10) / 40, 4)
 

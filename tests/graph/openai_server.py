@@ -286,6 +286,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: ScriptedOpenAI
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client dropping an idle keep-alive connection is normal; anything else is printed."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class ScriptedOpenAI:
     """An OpenAI-compatible endpoint whose replies come from ``responder``; a context manager."""
