@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-# The project's main job. Until the chat console exists: the LAMMPS LJ benchmark in the sandbox.
+# The project's main job: ingest what is available, then the chat console (scripts/run.sh).
 run: setup
-	$(BIN)/mdbot run "$$($(BIN)/mdbot example lj)"
+	@bash scripts/run.sh
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -31,6 +31,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/sandbox_overhead.py
+	$(BIN)/python bench/loop_overhead.py
 
 clean:
 	rm -rf $(VENV) .mdbot .pytest_cache

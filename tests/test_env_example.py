@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from graph.settings import ROLE_SETTINGS, GraphSettings
 from retrieval.settings import RetrievalSettings
 from sandbox.settings import SandboxSettings
 
@@ -18,9 +19,14 @@ def _documented() -> set[str]:
 
 def test_every_setting_is_in_env_example():
     documented = _documented()
-    for model in (SandboxSettings, RetrievalSettings):
+    for model in (SandboxSettings, RetrievalSettings, GraphSettings):
         for name in model.model_fields:
             assert f"MDBOT_{name.upper()}" in documented, f"MDBOT_{name.upper()} missing from .env.example"
+    for role, model in ROLE_SETTINGS.items():
+        prefix = model.model_config["env_prefix"]
+        assert prefix == f"MDBOT_LLM_{role.upper()}_"
+        for name in model.model_fields:
+            assert f"{prefix}{name.upper()}" in documented, f"{prefix}{name.upper()} missing from .env.example"
 
 
 def test_env_example_values_parse(monkeypatch):
@@ -30,3 +36,5 @@ def test_env_example_values_parse(monkeypatch):
             monkeypatch.setenv(m.group(1), m.group(2))
     settings = SandboxSettings(_env_file=None)
     assert settings.timeout_s == 600 and settings.potentials_dirs == []
+    graph = GraphSettings(_env_file=None)
+    assert graph.database_url in (None, "") and graph.attempt_budget == 3

