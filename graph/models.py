@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 
 
-def chat_model(role: Role) -> BaseChatModel | None:
+def chat_model(role: Role, env_file: str | None = ".env") -> BaseChatModel | None:
     """A ``ChatOpenAI`` for ``role`` from the settings, or None when no endpoint is configured (offline)."""
-    s = role_settings(role)
+    s = role_settings(role, env_file)
     if not s.base_url:
         return None
     from langchain_openai import ChatOpenAI
@@ -49,6 +49,8 @@ def model_id(model: BaseChatModel | None) -> str | None:
         return None
     name = getattr(model, "model_name", None) or getattr(model, "model", None) or type(model).__name__
     base = getattr(model, "openai_api_base", None)
+    if base:
+        base = re.sub(r"//[^/@]*@", "//", base)  # never journal credentials embedded in a URL
     return f"{name}@{base}" if base else str(name)
 
 

@@ -65,9 +65,23 @@ class _Calls:
     def left(self) -> int:
         return self.limit - self.count
 
-    def record(self, role: str, model, purpose: str, usage: dict | None = None) -> None:
+    def run(self, role: str, model, purpose: str, fn):
+        """Call ``fn`` (one model call) and record it, also when it fails (a 401 or a timeout costs too)."""
+        try:
+            out = fn()
+        except Exception as exc:
+            self.record(role, model, purpose, error=type(exc).__name__)
+            raise
+        self.record(role, model, purpose, out[1] if isinstance(out, tuple) else None)
+        return out
+
+    def record(
+        self, role: str, model, purpose: str, usage: dict | None = None, error: str | None = None
+    ) -> None:
         self.count += 1
         entry = {"role": role, "model": model_id(model), "purpose": purpose}
+        if error:
+            entry["error"] = error
         if usage:
             entry["input_tokens"] = usage.get("input_tokens")
             entry["output_tokens"] = usage.get("output_tokens")
@@ -117,8 +131,12 @@ def route(state: State, runtime: Runtime[Context]) -> dict:
             HumanMessage(text),
         ]
         try:
-            choice = ask_structured(ctx.instruct, RouteDecision, messages)
-            calls.record("instruct", ctx.instruct, "route")
+            choice = calls.run(
+                "instruct",
+                ctx.instruct,
+                "route",
+                lambda: ask_structured(ctx.instruct, RouteDecision, messages),
+            )
             if choice and choice.intent in ("qa", "generate", "help"):
                 decided = (choice.intent, choice.reason or "the model's reading")
         except Exception as exc:  # noqa: BLE001 - an unreachable model must not end the turn
@@ -206,8 +224,9 @@ def answer(state: State, runtime: Runtime[Context]) -> dict:
         HumanMessage(state.get("request", "")),
     ]
     try:
-        text, usage = stream_text(ctx.instruct, messages)
-        calls.record("instruct", ctx.instruct, "answer", usage)
+        text, _usage = calls.run(
+            "instruct", ctx.instruct, "answer", lambda: stream_text(ctx.instruct, messages)
+        )
     except Exception as exc:  # noqa: BLE001
         offline = _offline_answer(passages, _model_error(exc), state.get("feedback", ""))
         text, cites = citations(offline, passages[:5])
@@ -263,8 +282,9 @@ def explain(state: State, runtime: Runtime[Context]) -> dict:
             HumanMessage(text[-6000:]),
         ]
         try:
-            body, usage = stream_text(ctx.instruct, messages)
-            calls.record("instruct", ctx.instruct, "explain", usage)
+            body, _usage = calls.run(
+                "instruct", ctx.instruct, "explain", lambda: stream_text(ctx.instruct, messages)
+            )
             caps_styles = caps.styles if caps else None
             checker = CommandChecker(caps_styles, ctx.manual_names(), caps.version if caps else "")
             body = check_answer(body, checker).text
@@ -391,14 +411,15 @@ def write(state: State, runtime: Runtime[Context]) -> dict:
         if calls.left <= 0:
             break
         try:
-            reply, usage = stream_text(ctx.code, messages)
+            reply, _usage = calls.run(
+                "code", ctx.code, "generate", lambda m=messages: stream_text(ctx.code, m)
+            )
         except Exception as exc:  # noqa: BLE001
             return {
                 "outcome": "error",
                 "answer": f"I could not write the script: {_model_error(exc)}.",
                 **calls.update(),
             }
-        calls.record("code", ctx.code, "generate", usage)
         script = extract_script(reply)
         if script:
             break
@@ -500,8 +521,9 @@ def critique(state: State, runtime: Runtime[Context]) -> dict:
             ),
         ]
         try:
-            verdict = ask_structured(ctx.judge, JudgeVerdict, messages)
-            calls.record("judge", ctx.judge, "critique")
+            verdict = calls.run(
+                "judge", ctx.judge, "critique", lambda: ask_structured(ctx.judge, JudgeVerdict, messages)
+            )
             judge = verdict.model_dump() if verdict else None
         except Exception as exc:  # noqa: BLE001 - a judge outage leaves the sandbox's verdict
             log.warning("judge failed: %s", exc)
@@ -600,7 +622,7 @@ def repair(state: State, runtime: Runtime[Context]) -> dict:
     guard_hits = state.get("guard_hits", 0)
     while calls.left > 0:
         try:
-            reply, usage = stream_text(ctx.code, messages)
+            reply, _usage = calls.run("code", ctx.code, "repair", lambda m=messages: stream_text(ctx.code, m))
         except Exception as exc:  # noqa: BLE001
             return {
                 "outcome": "error",
@@ -608,7 +630,6 @@ def repair(state: State, runtime: Runtime[Context]) -> dict:
                 "guard_hits": guard_hits,
                 **calls.update(),
             }
-        calls.record("code", ctx.code, "repair", usage)
         script = extract_script(reply)
         if script is None:
             messages += [

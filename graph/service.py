@@ -71,6 +71,8 @@ class _LockedSearcher:
 
 def stage_files(files: Mapping[str, str | Path] | Iterable[str | Path]) -> dict[str, str]:
     """Attached files as {name: absolute path}, each checked to be a readable regular file."""
+    if isinstance(files, (str, Path)):
+        files = [files]  # one path, not an iterable of characters
     items = files.items() if isinstance(files, Mapping) else ((Path(f).name, f) for f in files)
     out: dict[str, str] = {}
     for name, path in items:

@@ -86,17 +86,21 @@ class GraphSettings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'journal.sqlite').resolve()}"
 
 
-def role_settings(role: Role) -> _RoleSettings:
-    """The settings of ``role``, with what it leaves unset taken from ``instruct`` (judge: code too)."""
-    own = ROLE_SETTINGS[role]()
-    if role == "instruct":
-        base = own
-    else:
-        base = InstructSettings()
+def role_settings(role: Role, env_file: str | None = ".env") -> _RoleSettings:
+    """The settings of ``role``, with what it leaves unset taken from ``instruct``.
+
+    A role without its own endpoint borrows instruct's endpoint, key and (unless set) model; a role with its
+    own endpoint never receives instruct's API key — a key is only sent to the server it was set for."""
+    own = ROLE_SETTINGS[role](_env_file=env_file)
+    base = own if role == "instruct" else InstructSettings(_env_file=env_file)
     merged = own.model_copy()
-    for name in ("base_url", "model", "api_key"):
-        if getattr(merged, name) is None:
-            setattr(merged, name, getattr(base, name))
+    borrowed = merged.base_url is None
+    if borrowed:
+        merged.base_url = base.base_url
+        if merged.api_key is None:
+            merged.api_key = base.api_key
+    if merged.model is None:
+        merged.model = base.model
     if merged.temperature is None:
         merged.temperature = DEFAULT_TEMPERATURE[role]
     if merged.max_tokens is None:

@@ -167,15 +167,32 @@ def check_answer(text: str, checker: CommandChecker) -> Verdict:
     return Verdict(text, removed, manual_only)
 
 
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
+_CITE = re.compile(r"\[(\d{1,3})\]")
+
+
 def citations(text: str, passages: list[dict]) -> tuple[str, list[dict]]:
-    """Drop citation numbers that point at no passage; return the passages cited (all, if none is)."""
+    """Drop citation numbers that point at no passage; return the passages cited (all, if none is).
+
+    Only prose is read: inside code, ``c_1[4]`` is a LAMMPS array index, not a citation."""
     n = len(passages)
+    cited_set: set[int] = set()
 
     def keep(m: re.Match) -> str:
-        return m.group(0) if 1 <= int(m.group(1)) <= n else ""
+        number = int(m.group(1))
+        if 1 <= number <= n:
+            cited_set.add(number)
+            return m.group(0)
+        return ""
 
-    text = re.sub(r"\[(\d{1,3})\]", keep, text)
-    cited = sorted({int(x) for x in re.findall(r"\[(\d{1,3})\]", text)})
+    parts, last = [], 0
+    for code in _CODE.finditer(text):
+        parts.append(_CITE.sub(keep, text[last : code.start()]))
+        parts.append(code.group(0))
+        last = code.end()
+    parts.append(_CITE.sub(keep, text[last:]))
+    text = "".join(parts)
+    cited = sorted(cited_set)
     chosen = cited or list(range(1, n + 1))
     out = []
     for i in chosen:

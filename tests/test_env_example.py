@@ -26,7 +26,9 @@ def test_every_setting_is_in_env_example():
         prefix = model.model_config["env_prefix"]
         assert prefix == f"MDBOT_LLM_{role.upper()}_"
         for name in model.model_fields:
-            assert f"{prefix}{name.upper()}" in documented, f"{prefix}{name.upper()} missing from .env.example"
+            assert f"{prefix}{name.upper()}" in documented, (
+                f"{prefix}{name.upper()} missing from .env.example"
+            )
 
 
 def test_env_example_values_parse(monkeypatch):

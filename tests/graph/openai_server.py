@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 import threading
 import time
@@ -403,11 +404,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         script, api_key=args.api_key, models=args.models, host=args.host, port=args.port
     ).start()
     print(server.base_url, flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a background job ignores SIGINT by default: take both
+        signal.signal(sig, lambda *_: stop.set())
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
         server.stop()
         print(f"served {len(server.requests)} requests", file=sys.stderr)

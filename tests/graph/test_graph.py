@@ -163,7 +163,9 @@ def test_run_and_explain_work_offline(make_brain, tmp_path):
     data.write_text(GOOD_LJ.replace("pair_style lj/cutt", "pair_style lj/cut"))
     turn = brain.ask("", [data])
     assert turn.intent == "run" and turn.outcome == "success" and turn.model_calls == 0
-    turn = brain.ask("what does this mean?\nERROR: Lost atoms: original 4000 current 3998 (src/thermo.cpp:488)")
+    turn = brain.ask(
+        "what does this mean?\nERROR: Lost atoms: original 4000 current 3998 (src/thermo.cpp:488)"
+    )
     assert turn.intent == "explain" and "timestep" in turn.answer and turn.citations
 
 
@@ -200,7 +202,9 @@ def test_journal_records_the_turn_and_feedback(make_brain):
     judge = model({"task_completion": 9, "does_other_task": False, "physics": 8, "comments": "fine"})
     code = model(lammps(BROKEN_LJ), lammps(GOOD_LJ))
     brain = make_brain(code=code, judge=judge)
-    turn = brain.ask("write a LAMMPS script for an LJ liquid at T*=1.5 in NVT", thread_id="C9:1", user_id="U7")
+    turn = brain.ask(
+        "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT", thread_id="C9:1", user_id="U7"
+    )
     assert turn.outcome == "success"
     brain.feedback(turn.turn_id, 1, "U7", "nice")
     (row,) = brain.journal.turns("C9:1")

@@ -97,3 +97,26 @@ def test_migrations_match_the_models(tmp_path):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     Journal(f"sqlite:///{tmp_path / 'j.sqlite'}").close()  # re-opening an up-to-date journal is a no-op
+
+
+def test_citations_leave_code_alone():
+    passages = [{"doc_id": "a", "title": "A"}, {"doc_id": "b", "title": "B"}]
+    text = "Use `v_x[2]` here [1].\n```\nthermo_style custom step c_1[4]\n```\nSee [5]."
+    out, cites = citations(text, passages)
+    assert "c_1[4]" in out and "`v_x[2]`" in out and "[5]" not in out
+    assert [c["n"] for c in cites] == [1]
+
+
+def test_role_keys_go_only_to_their_own_server(monkeypatch, tmp_path):
+    from graph.settings import role_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("MDBOT_LLM_INSTRUCT_BASE_URL", "http://a:8000/v1")
+    monkeypatch.setenv("MDBOT_LLM_INSTRUCT_API_KEY", "secret-a")
+    monkeypatch.setenv("MDBOT_LLM_INSTRUCT_MODEL", "md-instruct")
+    judge = role_settings("judge")
+    assert judge.base_url == "http://a:8000/v1" and judge.api_key.get_secret_value() == "secret-a"
+    assert judge.temperature == 0.0 and judge.model == "md-instruct"
+    monkeypatch.setenv("MDBOT_LLM_CODE_BASE_URL", "http://b:8001/v1")
+    code = role_settings("code")
+    assert code.base_url == "http://b:8001/v1" and code.api_key is None
