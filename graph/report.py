@@ -90,7 +90,7 @@ def script_reply(state: State, budget: int) -> tuple[str, str, Attempt]:
         judge = c.get("judge")
         extra = (
             f"; judge: task {judge.get('task_completion'):g}/10, physics {judge.get('physics'):g}/10"
-            + (f" — {judge['comments']}" if judge.get("comments") else "")
+            + (f" — {judge['comments'].rstrip('.')}" if judge.get("comments") else "")
             if judge
             else ""
         )

@@ -32,6 +32,24 @@ from typing import Any
 
 Responder = Callable[[dict], str]
 DEFAULT_MODELS = ("md-instruct", "md-code")
+# What the code model writes when the command line names no --scripts: a small LJ liquid in NVT at T*=1.5.
+DEMO_SCRIPT = """# LJ liquid at T*=1.5 in NVT (scripted demo reply)
+variable T equal 1.5
+units lj
+atom_style atomic
+lattice fcc 0.8442
+region box block 0 5 0 5 0 5
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+velocity all create ${T} 87287 loop geom
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+neighbor 0.3 bin
+fix 1 all nvt temp ${T} ${T} 0.5
+thermo 100
+run 1000
+"""
 DEFAULT_JUDGE = {
     "task_completion": 9,
     "does_other_task": False,
@@ -386,7 +404,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument(
-        "--scripts", nargs="*", default=[], metavar="FILE", help="code-model replies, in order"
+        "--scripts",
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="code-model replies, in order (default: a demo LJ script)",
     )
     parser.add_argument("--route", default="generate", help="intent the router answers (qa, generate, help)")
     parser.add_argument("--answer", default=Script().answer, help="reply to every other request")
@@ -396,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     script = Script(
         route=args.route,
-        scripts=[_read_script(f) for f in args.scripts],
+        scripts=[_read_script(f) for f in args.scripts] or [DEMO_SCRIPT],
         judge=json.loads(args.judge) if args.judge else None,
         answer=args.answer,
     )
