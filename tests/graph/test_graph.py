@@ -219,3 +219,23 @@ def test_journal_records_the_turn_and_feedback(make_brain):
     assert row.feedback[0].rating == 1 and row.feedback[0].comment == "nice"
     with pytest.raises(KeyError):
         brain.feedback("no-such-turn", 1)
+
+
+def test_attached_data_file_is_staged_and_kept_for_follow_ups(make_brain, tmp_path):
+    data = tmp_path / "data.two"
+    data.write_text(
+        "two atoms\n\n2 atoms\n1 atom types\n\n0 10 xlo xhi\n0 10 ylo yhi\n0 10 zlo zhi\n\n"
+        "Masses\n\n1 1.0\n\nAtoms # atomic\n\n1 1 1.0 1.0 1.0\n2 1 2.2 1.0 1.0\n"
+    )
+    script = tmp_path / "in.two"
+    script.write_text(
+        "units lj\natom_style atomic\nread_data data.two\npair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0\n"
+        "fix 1 all nve\nthermo 10\nrun 50\n"
+    )
+    brain = make_brain(retrieval=False)
+    turn = brain.ask("run these", [script, data], thread_id="T1")
+    assert turn.outcome == "success", turn.answer
+    assert turn.result["final_step"] == 50
+    # the data file stays with the thread: a pasted script in a later message can read it too
+    turn = brain.ask(f"and this one\n```\n{script.read_text().replace('run 50', 'run 20')}```", thread_id="T1")
+    assert turn.outcome == "success" and turn.result["final_step"] == 20
