@@ -237,5 +237,7 @@ def test_attached_data_file_is_staged_and_kept_for_follow_ups(make_brain, tmp_pa
     assert turn.outcome == "success", turn.answer
     assert turn.result["final_step"] == 50
     # the data file stays with the thread: a pasted script in a later message can read it too
-    turn = brain.ask(f"and this one\n```\n{script.read_text().replace('run 50', 'run 20')}```", thread_id="T1")
+    turn = brain.ask(
+        f"and this one\n```\n{script.read_text().replace('run 50', 'run 20')}```", thread_id="T1"
+    )
     assert turn.outcome == "success" and turn.result["final_step"] == 20
