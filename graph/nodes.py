@@ -198,11 +198,11 @@ def _offline_answer(passages: list[dict], why: str, kb_problem: str = "") -> str
             f" Nor can I show passages: {kb_problem}." if kb_problem else " The knowledge base found nothing."
         )
         return f"I can't answer this: {why}.{tail}"
-    lines = [f"_{why[0].upper() + why[1:]}, so here are the most relevant passages:_", ""]
+    lines = [f"_{why[0].upper() + why[1:]}, so here are the most relevant passages:_"]
     for i, p in enumerate(passages[:5], 1):
         excerpt = " ".join(p["text"].split())[:300]
         lines.append(f"[{i}] *{p['title']}* ({p.get('section', '')}): {excerpt}…")
-    return "\n".join(lines)
+    return "\n\n".join(lines)
 
 
 def answer(state: State, runtime: Runtime[Context]) -> dict:

@@ -41,7 +41,9 @@ def load(name: str):
 
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # "Loading weights" bars would interleave with the console and logs
     model = SentenceTransformer(model_path(name), device="cpu")
     return model
 
