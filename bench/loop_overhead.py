@@ -35,29 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from tests.graph.openai_server import DEMO_SCRIPT  # noqa: E402 - needs the repository on sys.path
+
 TARGET_S = 2.0
 TASK = "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT"
-GOOD = """\
-# LJ liquid at T* = 1.5 in NVT (Nose-Hoover), 500 atoms
-units lj
-atom_style atomic
-variable T equal 1.5
-lattice fcc 0.8442
-region box block 0 5 0 5 0 5
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create ${T} 4928459 loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-neighbor 0.3 bin
-neigh_modify every 1 delay 0 check yes
-timestep 0.005
-fix 1 all nvt temp ${T} ${T} 0.5
-thermo_style custom step temp pe ke etotal press
-thermo 50
-run 500
-"""
+GOOD = DEMO_SCRIPT  # the scripted server's own demo reply
 # One close match ('neigh_modify'): graph/repair.py fixes it without a model.
 TYPO = GOOD.replace("neigh_modify every", "neighbour_modify every")
 # No installed pair style is close: the code model has to repair it.

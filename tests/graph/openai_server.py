@@ -33,22 +33,26 @@ from typing import Any
 Responder = Callable[[dict], str]
 DEFAULT_MODELS = ("md-instruct", "md-code")
 # What the code model writes when the command line names no --scripts: a small LJ liquid in NVT at T*=1.5.
-DEMO_SCRIPT = """# LJ liquid at T*=1.5 in NVT (scripted demo reply)
-variable T equal 1.5
+DEMO_SCRIPT = """\
+# LJ liquid at T* = 1.5 in NVT (Nose-Hoover), 500 atoms
 units lj
 atom_style atomic
+variable T equal 1.5
 lattice fcc 0.8442
 region box block 0 5 0 5 0 5
 create_box 1 box
 create_atoms 1 box
 mass 1 1.0
-velocity all create ${T} 87287 loop geom
+velocity all create ${T} 4928459 loop geom
 pair_style lj/cut 2.5
 pair_coeff 1 1 1.0 1.0 2.5
 neighbor 0.3 bin
+neigh_modify every 1 delay 0 check yes
+timestep 0.005
 fix 1 all nvt temp ${T} ${T} 0.5
-thermo 100
-run 1000
+thermo_style custom step temp pe ke etotal press
+thermo 50
+run 500
 """
 DEFAULT_JUDGE = {
     "task_completion": 9,

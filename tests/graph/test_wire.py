@@ -19,32 +19,12 @@ from graph.service import Brain
 from graph.settings import GraphSettings
 from sandbox.settings import SandboxSettings
 from tests.conftest import requires_bwrap
-from tests.graph.openai_server import Script, ScriptedOpenAI, last_user_message, system_prompt
+from tests.graph.openai_server import DEMO_SCRIPT, Script, ScriptedOpenAI, last_user_message, system_prompt
 
 KEY = "sk-test-wire-0123456789"
 TASK = "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT"
 
-GOOD = """\
-# LJ liquid at T* = 1.5 in NVT (Nose-Hoover), 500 atoms
-units lj
-atom_style atomic
-variable T equal 1.5
-lattice fcc 0.8442
-region box block 0 5 0 5 0 5
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create ${T} 4928459 loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-neighbor 0.3 bin
-neigh_modify every 1 delay 0 check yes
-timestep 0.005
-fix 1 all nvt temp ${T} ${T} 0.5
-thermo_style custom step temp pe ke etotal press
-thermo 50
-run 500
-"""
+GOOD = DEMO_SCRIPT  # the scripted server's own demo reply
 # A style a model might invent: no installed pair style is close enough for the deterministic repair
 # (graph/repair.py fix_style), so the fix has to come from the code model.
 BROKEN = GOOD.replace("pair_style lj/cut 2.5", "pair_style lennard/jones 2.5")
