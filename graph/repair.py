@@ -16,6 +16,7 @@ import difflib
 import re
 from pathlib import Path
 
+from sandbox.install import base_style
 from sandbox.potentials import PotentialLibrary, pair_coeff_elements
 from sandbox.script import Command, commands
 
@@ -103,7 +104,7 @@ def fix_mass(script: str, error: dict) -> tuple[str, str] | None:
 def _one_close_match(wrong: str, names: list[str]) -> str | None:
     """The single plausible correction: the only close name, or one clearly closer than the next
     (accelerator variants such as ``/omp`` are not candidates: LAMMPS applies them by suffix)."""
-    plain = [n for n in names if not re.search(r"/(omp|opt|kk|gpu|intel)$", n)]
+    plain = [n for n in names if base_style(n) == n]
     scored = sorted(((difflib.SequenceMatcher(None, wrong, n).ratio(), n) for n in plain), reverse=True)
     scored = [(r, n) for r, n in scored if r >= 0.75]
     if len(scored) == 1 or (len(scored) > 1 and scored[0][0] - scored[1][0] >= 0.1):

