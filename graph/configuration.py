@@ -47,15 +47,9 @@ class Context:
 
     def potentials(self) -> PotentialLibrary:
         if "library" not in self._cache:
-            from sandbox.install import find_lammps
-            from sandbox.potentials import PotentialLibrary
+            from sandbox.potentials import library_for
 
-            dirs = [*self.sandbox.potentials_dirs]
-            try:
-                dirs.append(find_lammps().potentials_dir)
-            except Exception:  # noqa: BLE001 - no installed potentials is not fatal here
-                pass
-            self._cache["library"] = PotentialLibrary(dirs)
+            self._cache["library"] = library_for(self.sandbox)
         return self._cache["library"]
 
     def manual_names(self) -> set[str]:

@@ -25,7 +25,6 @@ from graph.state import Intent, State
 from graph.verify import CommandChecker, check_answer, citations
 
 log = logging.getLogger(__name__)
-MAX_SCRIPT_BYTES = 5 * 1024 * 1024
 EXAMPLE_CHARS = 4000  # of each example script shown to the code model
 PASSAGE_CHARS = 1500
 
@@ -308,19 +307,6 @@ def help_(state: State, runtime: Runtime[Context]) -> dict:
 
 
 # -------------------------------------------------------------------------------------------- scripts
-def _read_attached(path: str) -> str:
-    p = Path(path)
-    if p.stat().st_size > MAX_SCRIPT_BYTES:
-        raise ValueError(f"{p.name} is larger than 5 MB; input scripts are limited to 5 MB")
-    data = p.read_bytes()
-    if b"\0" in data:
-        raise ValueError(f"{p.name} is a binary file, not a LAMMPS input script")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 def prepare_run(state: State, runtime: Runtime[Context]) -> dict:
     """The user's own script: from the attachment or the message's code block."""
     files = state.get("files", {})
@@ -328,7 +314,9 @@ def prepare_run(state: State, runtime: Runtime[Context]) -> dict:
     name = attached_script(attached)
     try:
         if name:
-            script = _read_attached(files[name])
+            from sandbox.jobs import read_script  # the sandbox's own reader: same limits and decoding
+
+            _staged_as, script = read_script(Path(files[name]))
         else:
             caps = runtime.context.capabilities()
             extra = frozenset(caps.styles.get("command", [])) if caps else frozenset()

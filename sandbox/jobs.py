@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from sandbox import isolation, jobfiles, pictures
 from sandbox.install import Capabilities, LammpsNotFound, capabilities, find_lammps
 from sandbox.policy import check_command
-from sandbox.potentials import PotentialLibrary, referenced_files
+from sandbox.potentials import PotentialLibrary, library_for, referenced_files
 from sandbox.script import Command, commands
 from sandbox.settings import SandboxSettings
 
@@ -58,8 +58,8 @@ class JobInputError(ValueError):
     """The request itself is unusable (missing file, bad name, limit out of range); nothing was run."""
 
 
-def _read_script(script: str | Path) -> tuple[str, str]:
-    """(file name to stage it under, text)."""
+def read_script(script: str | Path) -> tuple[str, str]:
+    """(file name to stage it under, text); JobInputError for a missing, huge, binary or empty script."""
     if isinstance(script, Path):
         if not script.exists():
             raise JobInputError(f"script not found: {script}")
@@ -120,10 +120,6 @@ def _caps(settings: SandboxSettings) -> Capabilities | None:
         return capabilities(settings.data_dir / "cache")
     except Exception:  # noqa: BLE001 - hints are a nicety; never fail a job over them
         return None
-
-
-def _library(settings: SandboxSettings) -> PotentialLibrary:
-    return PotentialLibrary([*settings.potentials_dirs, find_lammps().potentials_dir])
 
 
 def _potential_mounts(cmds: list[Command], workdir: Path, library: PotentialLibrary) -> isolation.Mounts:
@@ -194,7 +190,7 @@ class _Job:
 
     def __init__(self, script, files, settings, kind):
         self.settings = settings
-        self.name, self.text = _read_script(script)
+        self.name, self.text = read_script(script)
         self.workdir, self.scratch = _new_job(settings, kind)
         try:
             (self.workdir / self.name).write_text(self.text)
@@ -203,7 +199,7 @@ class _Job:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise
         self.cmds = commands(self.text)
-        self.library = _library(settings)
+        self.library = library_for(settings)
 
     @property
     def sources(self) -> list[tuple[str, list[Command]]]:

@@ -117,6 +117,18 @@ class PotentialLibrary:
         return [f.name for f in ranked[:n]]
 
 
+def library_for(settings) -> PotentialLibrary:
+    """The lab's directories (MDBOT_POTENTIALS_DIRS) first, then the installed LAMMPS's potentials if found."""
+    from sandbox.install import LammpsNotFound, find_lammps
+
+    dirs = [*settings.potentials_dirs]
+    try:
+        dirs.append(find_lammps().potentials_dir)
+    except LammpsNotFound:
+        pass
+    return PotentialLibrary(dirs)
+
+
 def referenced_files(cmds: list[Command]) -> list[tuple[Command, str]]:
     """Words in potential-bearing commands that look like file names (not numbers, '*', or elements)."""
     out = []
