@@ -52,6 +52,22 @@ class Context:
             self._cache["library"] = library_for(self.sandbox)
         return self._cache["library"]
 
+    def command_names(self) -> frozenset[str]:
+        """Command styles of the installed LAMMPS (beyond the input parser's own), for spotting scripts."""
+        caps = self.capabilities()
+        return frozenset(caps.styles.get("command", [])) if caps else frozenset()
+
+    def command_checker(self):
+        """The checker of command and style names in answers, built once (its name sets are large)."""
+        if "checker" not in self._cache:
+            from graph.verify import CommandChecker
+
+            caps = self.capabilities()
+            self._cache["checker"] = CommandChecker(
+                caps.styles if caps else None, self.manual_names(), caps.version if caps else ""
+            )
+        return self._cache["checker"]
+
     def manual_names(self) -> set[str]:
         """Command and style names the ingested manual documents ("fix nvt", "pair_style eam", …)."""
         if "names" not in self._cache:

@@ -22,7 +22,7 @@ from graph.intent import attached_script, extract_script, guess_intent, rule_int
 from graph.models import ask_structured, model_id, stream_text
 from graph.repair import deterministic, repeats
 from graph.state import Intent, State
-from graph.verify import CommandChecker, check_answer, citations
+from graph.verify import check_answer, citations
 
 log = logging.getLogger(__name__)
 EXAMPLE_CHARS = 4000  # of each example script shown to the code model
@@ -118,9 +118,7 @@ def route(state: State, runtime: Runtime[Context]) -> dict:
         "changes": [],
         "script_file": "",
     }
-    caps = ctx.capabilities()
-    extra = frozenset(caps.styles.get("command", [])) if caps else frozenset()
-    decided = rule_intent(text, attached, extra)
+    decided = rule_intent(text, attached, ctx.command_names())
     calls = _Calls({**state, **fresh}, ctx)
     if decided is None and ctx.instruct is not None:
         has = "There is an earlier script in this conversation." if state.get("script") else ""
@@ -230,9 +228,7 @@ def answer(state: State, runtime: Runtime[Context]) -> dict:
         offline = _offline_answer(passages, _model_error(exc), state.get("feedback", ""))
         text, cites = citations(offline, passages[:5])
         return {"answer": text, "citations": cites, "outcome": "offline", **calls.update()}
-    caps = ctx.capabilities()
-    checker = CommandChecker(caps.styles if caps else None, ctx.manual_names(), caps.version if caps else "")
-    verdict = check_answer(text, checker)
+    verdict = check_answer(text, ctx.command_checker())
     text, cites = citations(verdict.text, passages)
     return {
         "answer": text,
@@ -284,9 +280,7 @@ def explain(state: State, runtime: Runtime[Context]) -> dict:
             body, _usage = calls.run(
                 "instruct", ctx.instruct, "explain", lambda: stream_text(ctx.instruct, messages)
             )
-            caps_styles = caps.styles if caps else None
-            checker = CommandChecker(caps_styles, ctx.manual_names(), caps.version if caps else "")
-            body = check_answer(body, checker).text
+            body = check_answer(body, ctx.command_checker()).text
             text_out, cites = citations(diagnosis + "\n\n" + body, passages)
             return {"answer": text_out, "citations": cites, "outcome": "answered", **calls.update()}
         except Exception as exc:  # noqa: BLE001
@@ -318,9 +312,7 @@ def prepare_run(state: State, runtime: Runtime[Context]) -> dict:
 
             _staged_as, script = read_script(Path(files[name]))
         else:
-            caps = runtime.context.capabilities()
-            extra = frozenset(caps.styles.get("command", [])) if caps else frozenset()
-            script = script_in_message(state.get("request", ""), extra)
+            script = script_in_message(state.get("request", ""), runtime.context.command_names())
     except (OSError, ValueError) as exc:
         return {"outcome": "rejected", "answer": f"I could not read the attached script: {exc}"}
     if not script or not script.strip():
@@ -563,10 +555,10 @@ def repair(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     attempts = state["attempts"]
     last = attempts[-1]
-    result = last["run"] if last["run"] and last["run"].get("status") != "ok" else last["check"]
-    if last["check"]["status"] != "ok":
-        result = last["check"]
-    error = (result or {}).get("error")
+    failed = (
+        last["check"] if last["check"]["status"] != "ok" else last["run"]
+    )  # the run when the check passed
+    error = (failed or {}).get("error")
     n = last["n"]
     caps = ctx.capabilities()
     fixed = deterministic(last["script"], error, ctx.potentials(), caps.styles if caps else None)

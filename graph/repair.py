@@ -191,15 +191,14 @@ def repeats(new: str, tried: list[dict]) -> int | None:
     where that attempt failed), else None."""
     new_cmds = canonical(new)
     for attempt in tried:
-        old = attempt.get("script", "")
-        old_cmds = canonical(old)
+        old_list = commands(attempt.get("script", ""))
+        old_cmds = [_canonical(c) for c in old_list]
         if new_cmds == old_cmds:
             return attempt.get("n")
         result = attempt.get("run") or attempt.get("check") or {}
         err = result.get("error") or {}
         line = err.get("line")
         if result.get("status") == "error" and line and (err.get("file") or MAIN) == MAIN:
-            old_list = commands(old)
             upto = next((i for i, c in enumerate(old_list) if c.line >= line), None)
             if upto is not None and new_cmds[: upto + 1] == old_cmds[: upto + 1]:
                 return attempt.get("n")

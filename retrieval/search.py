@@ -202,6 +202,7 @@ class Searcher:
         self._position: dict[str, int] = {}
         self._embedder = None
         self._inlinks: dict[str, int] = {}
+        self._kind_of: dict[str, str] = {}
 
     # ---------------------------------------------------------------------------------------- loading
     def load(self) -> None:
@@ -244,6 +245,7 @@ class Searcher:
                 inlinks.setdefault(target, set()).add(meta["doc_id"])
         self._inlinks = {doc: len(src) for doc, src in inlinks.items()}
         self._position = {cid: i for i, cid in enumerate(corpus.ids)}
+        self._kind_of = {m["doc_id"]: m.get("kind", "manual") for m in corpus.metas}
 
     def warm_up(self) -> None:
         """Load indexes and the embedding model now rather than on the first query."""
@@ -353,8 +355,7 @@ class Searcher:
         for pos, _score in sorted(chunk_score.items(), key=lambda kv: -kv[1]):
             best_chunk.setdefault(corpus.metas[pos]["doc_id"], pos)
         if kinds is not None:
-            kind_of = {m["doc_id"]: m.get("kind", "manual") for m in corpus.metas}
-            fused = {doc: v for doc, v in fused.items() if kind_of.get(doc) in kinds}
+            fused = {doc: v for doc, v in fused.items() if self._kind_of.get(doc) in kinds}
         top = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
         ceiling = sum(WEIGHTS[name] for name in doc_lists) / (RRF_K + 1) * (1.0 + PRIOR)
         hits = []
