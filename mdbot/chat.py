@@ -12,7 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markdown import Markdown
 
-CHAT_HELP = """Type a question or a request; follow-ups continue the same thread.
+CHAT_HELP = """Type a question or a request; follow-ups continue the same thread. A script pasted between
+``` fences is read as one message, up to the closing fence.
   /attach FILE…   attach files to your next message (input script, data, potential)
   /good [comment] /bad [comment]   rate the last answer (stored in the journal)
   /new            start a new thread        /quit   leave (Ctrl-D works too)"""
@@ -73,6 +74,8 @@ def chat(brain, thread_id: str | None = None) -> None:
     while True:
         try:
             line = out.input("[bold cyan]you ›[/] ")
+            while line.count("```") % 2:  # a pasted code block is one message, not one per line
+                line += "\n" + out.input("[dim]  …[/] ")
         except (EOFError, KeyboardInterrupt):
             out.print()
             return

@@ -101,3 +101,24 @@ def test_help_lists_commands():
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "run" in result.stdout and "check" in result.stdout
+
+
+@requires_bwrap
+def test_chat_reads_a_pasted_code_block_as_one_message(cli_env, tmp_path):
+    script = (
+        "units lj\natom_style atomic\nlattice fcc 0.8442\nregion box block 0 4 0 4 0 4\ncreate_box 1 box\n"
+    )
+    script += "create_atoms 1 box\nmass 1 1.0\npair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\n"
+    script += "fix 1 all nve\nthermo 10\nrun 20\n"
+    proc = subprocess.run(
+        [str(MDBOT), "chat"],
+        input=f"```\n{script}```\n/good works\n/quit\n",
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=tmp_path,  # no developer .env: offline
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("intent run · success") == 1 and "intent qa" not in proc.stdout
+    assert "stored in the journal" in proc.stdout
