@@ -317,11 +317,13 @@ def prepare_run(state: State, runtime: Runtime[Context]) -> dict:
         return {"outcome": "rejected", "answer": f"I could not read the attached script: {exc}"}
     if not script or not script.strip():
         return {"outcome": "rejected", "answer": "I found no LAMMPS script to run in the message."}
+    if not state.get("may_run", True):
+        return {"outcome": "not_run", "answer": prompts.NOT_PERMITTED}
     return {"script": script, "origin": "user", "changes": [], "script_file": name or ""}
 
 
 def after_prepare(state: State) -> Literal["respond", "validate"]:
-    return "respond" if state.get("outcome") == "rejected" else "validate"
+    return "respond" if state.get("outcome") in ("rejected", "not_run") else "validate"
 
 
 def gather(state: State, runtime: Runtime[Context]) -> dict:
@@ -413,11 +415,19 @@ def write(state: State, runtime: Runtime[Context]) -> dict:
             "answer": "The code model did not produce a LAMMPS script.",
             **calls.update(),
         }
+    if not state.get("may_run", True):
+        body = f"Here is the script; it has not been checked or run.\n\n```lammps\n{script.strip()}\n```"
+        return {
+            "script": script,
+            "outcome": "not_run",
+            "answer": f"{body}\n\n_{prompts.NOT_PERMITTED}_",
+            **calls.update(),
+        }
     return {"script": script, "origin": "model", "changes": [], **calls.update()}
 
 
 def after_write(state: State) -> Literal["respond", "validate"]:
-    return "respond" if state.get("outcome") in ("offline", "failed", "error") else "validate"
+    return "respond" if state.get("outcome") in ("offline", "failed", "error", "not_run") else "validate"
 
 
 def _staged(state: State) -> list[Path]:

@@ -90,6 +90,11 @@ The sandbox's own diagnosis: {diagnosis}
 Passages:
 {passages}"""
 
+NOT_PERMITTED = (
+    "Running simulations here is limited to the users an admin has allowed (MDBOT_SLACK_RUNNERS), so I did "
+    "not start a sandbox job. Questions and explanations work for everyone."
+)
+
 HELP_TEXT = """I can help with molecular dynamics and LAMMPS:
 
 - **Ask a question** — "what does fix nvt's Tdamp mean?" — I answer from the LAMMPS manual and the lab's documents, with citations.

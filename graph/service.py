@@ -133,6 +133,16 @@ class Brain:
 
             self.journal = Journal(self.settings.journal_url)
 
+    def warm_up(self) -> None:
+        """Load what the first request would otherwise wait for (embedding model, indexes, ``lmp -h``)."""
+        searcher = self.context.searcher
+        if searcher is not None:
+            try:
+                searcher.search("warm up", 1)
+            except Exception as exc:  # noqa: BLE001 - an empty knowledge base is reported per question
+                log.warning("knowledge base not ready: %s", exc)
+        self.context.capabilities()
+
     def model_ids(self) -> dict[str, str | None]:
         from graph.models import model_id
 
@@ -148,8 +158,12 @@ class Brain:
         channel: str | None = None,
         source: str = "cli",
         on_progress: Progress | None = None,
+        may_run: bool = True,
     ) -> Turn:
-        """Run one message through the graph; never raises for what the message or the models do."""
+        """Run one message through the graph; never raises for what the message or the models do.
+
+        ``may_run=False`` (the bot's access control) answers questions but starts no sandbox job: a requested
+        script is written and shown, not run."""
         from langchain_core.messages import HumanMessage
 
         thread_id = thread_id or f"{source}:{uuid.uuid4()}"
@@ -158,6 +172,7 @@ class Brain:
         inputs = {
             "messages": [HumanMessage(text)],
             "request": text,
+            "may_run": may_run,
             "files": staged,
             "attached": list(staged),
         }

@@ -41,6 +41,7 @@ class State(TypedDict, total=False):
     script: str | None  # the latest script of the thread (the user's or ours)
     # --- this turn
     request: str
+    may_run: bool  # False: the user may not start sandbox jobs here (bot access control); scripts are shown
     attached: list[str]  # names of the files attached to this message (a subset of ``files``)
     script_file: str  # the attached file the script came from, not staged again as an input
     origin: str  # where the pending script comes from (see Attempt.origin)
@@ -54,7 +55,8 @@ class State(TypedDict, total=False):
     guard_hits: int  # how often the loop guard stopped a repeated script this turn
     model_calls: int
     calls: list[dict]  # each model call: role, model, purpose, tokens
-    outcome: str  # "success", "failed", "rejected", "budget", "offline", "answered", "error"
+    outcome: str  # "success", "failed", "rejected", "budget", "offline", "answered", "error",
+    # "not_run" (the user may not start sandbox jobs)
     answer: str  # the reply in Markdown
     citations: list[dict]
     flagged: list[str]  # commands or styles removed from an answer as unknown

@@ -205,6 +205,7 @@ def citations(text: str, passages: list[dict]) -> tuple[str, list[dict]]:
                 "title": p["title"],
                 "section": p.get("section", ""),
                 "source": p.get("source", ""),
+                "kind": p.get("kind", ""),
                 "cited": bool(cited),
             }
         )

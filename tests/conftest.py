@@ -104,3 +104,45 @@ def knowledge(tmp_path_factory):
     report = ingest([docs], "docs", settings, include_installed=False)
     assert not report.errors, report.errors
     return settings, pages, docs
+
+
+# ------------------------------------------------------------------ brains with scripted models
+@pytest.fixture(scope="session")
+def searcher(knowledge):
+    from retrieval.search import Searcher
+
+    settings, _pages, _docs = knowledge
+    s = Searcher(settings)
+    s.warm_up()
+    return s
+
+
+@pytest.fixture
+def make_brain(tmp_path, request):
+    """make_brain(instruct=, code=, judge=, retrieval=True, pictures=False, **graph settings) -> Brain:
+    the real sandbox and the shared knowledge base, with the given (scripted) models."""
+    from graph.service import Brain
+    from graph.settings import GraphSettings
+    from sandbox.settings import SandboxSettings
+
+    brains = []
+
+    def make(
+        instruct=None, code=None, judge=None, retrieval=True, data_dir=None, pictures=False, **overrides
+    ):
+        root = data_dir or tmp_path / "brain"
+        settings = GraphSettings(_env_file=None, data_dir=root, **overrides)
+        sandbox = SandboxSettings(_env_file=None, data_dir=root, pictures=pictures)
+        searcher = request.getfixturevalue("searcher") if retrieval else False
+        brain = Brain(
+            settings,
+            sandbox=sandbox,
+            models={"instruct": instruct, "code": code, "judge": judge},
+            searcher=searcher,
+        )
+        brains.append(brain)
+        return brain
+
+    yield make
+    for b in brains:
+        b.close()

@@ -166,6 +166,12 @@ class Journal:
     def session(self) -> Session:
         return self.sessions()
 
+    def has_thread(self, thread_id: str) -> bool:
+        """Whether any turn of this thread was recorded (the bot then follows it without a mention)."""
+        with self.sessions() as session:
+            q = select(Interaction.id).where(Interaction.thread_id == thread_id).limit(1)
+            return session.scalar(q) is not None
+
     def turns(self, thread_id: str | None = None, limit: int | None = None) -> list[Interaction]:
         """Turns with their attempts, answers and feedback loaded, oldest first."""
         from sqlalchemy.orm import selectinload
