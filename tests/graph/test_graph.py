@@ -241,3 +241,13 @@ def test_attached_data_file_is_staged_and_kept_for_follow_ups(make_brain, tmp_pa
         f"and this one\n```\n{script.read_text().replace('run 50', 'run 20')}```", thread_id="T1"
     )
     assert turn.outcome == "success" and turn.result["final_step"] == 20
+
+
+def test_a_user_who_may_not_run_gets_the_script_unrun(make_brain):
+    brain = make_brain(code=model(lammps(GOOD_LJ)), retrieval=False)
+    turn = brain.ask("write a LAMMPS script for an LJ liquid at T*=1.5 in NVT", may_run=False)
+    assert turn.intent == "generate" and turn.outcome == "not_run"
+    assert not turn.attempts and turn.result is None
+    assert "pair_coeff 1 1 1.0 1.0 2.5" in turn.answer and "did not start a sandbox job" in turn.answer
+    (row,) = brain.journal.turns(turn.thread_id)
+    assert row.outcome == "not_run" and not row.attempts
