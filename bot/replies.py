@@ -1,0 +1,214 @@
+"""What the bot posts: status lines while it works, the answer with sources, files and feedback buttons.
+
+Pure functions from the brain's :class:`~graph.service.Turn` to Slack blocks and a list of files to upload,
+so presentation is tested without Slack. Rules: the answer in mrkdwn with citation numbers linking to their
+sources; a script turn's final input, thermo plot and snapshot go up as files (and the full log when it
+failed); whatever does not fit a message goes into a file with a line saying so — nothing is cut silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import mrkdwn
+
+ACTION_UP, ACTION_DOWN, ACTION_COMMENT = "mdbot_feedback_up", "mdbot_feedback_down", "mdbot_feedback_comment"
+VIEW_FEEDBACK = "mdbot_feedback_view"
+MAX_SECTIONS = 8  # about 23 000 characters in the message; more goes into answer.md
+LOG_UPLOAD_BYTES = 20_000_000
+_FILES_LINE = re.compile(r"\n*^Files \(.*\): .*$", re.M)
+
+
+@dataclass
+class Upload:
+    filename: str
+    title: str
+    path: str | None = None
+    content: str | None = None
+
+    def for_slack(self) -> dict:
+        item = {"filename": self.filename, "title": self.title}
+        if self.path:
+            item["file"] = self.path
+        else:
+            item["content"] = self.content or ""
+        return item
+
+
+@dataclass
+class Reply:
+    text: str  # notification / fallback text
+    blocks: list[dict]
+    uploads: list[Upload]
+
+
+def section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:2900]}]}
+
+
+def status_blocks(lines: list[str]) -> tuple[str, list[dict]]:
+    """The status message: steps done (✓) and the current one (⏳), the last eight."""
+    shown = lines[-8:]
+    rendered = [f"✓ {mrkdwn.escape(x)}" for x in shown[:-1]] + [f"⏳ {mrkdwn.escape(shown[-1])}"]
+    return shown[-1], [context("\n".join(rendered))]
+
+
+def notice(text: str, emoji: str = "⚠️") -> tuple[str, list[dict]]:
+    """A short message of the bot's own (refusals, errors) — plain text, escaped."""
+    return text, [section(f"{emoji} {mrkdwn.escape(text)}")]
+
+
+def citation_url(c: dict, manual_url: str) -> str | None:
+    source = str(c.get("source") or "")
+    if source.startswith(("https://", "http://")):
+        return source
+    if c.get("kind", "manual") == "manual" and c.get("doc_id"):
+        return manual_url.rstrip("/") + f"/{c['doc_id']}.html"
+    return None
+
+
+def _sources(cites: list[dict], manual_url: str) -> str:
+    lines = []
+    for c in cites:
+        label = mrkdwn.escape(c.get("title") or c.get("doc_id") or "source")
+        if c.get("section"):
+            label += " — " + mrkdwn.escape(c["section"])
+        url = citation_url(c, manual_url)
+        where = f"<{url}|{label}>" if url else f"{label} (`{mrkdwn.escape(Path(c.get('source', '')).name)}`)"
+        lines.append(f"[{c['n']}] {where}")
+    return "*Sources*\n" + "\n".join(lines)
+
+
+def _script_body(turn) -> str:
+    """A script turn's answer without the final script (uploaded as a file) and the server-side paths."""
+    body = turn.answer
+    if turn.script:
+        block = f"```lammps\n{turn.script.rstrip()}\n```"
+        if block in body:
+            body = body.replace(block, "_The final input script is attached below as `in.mdbot`._")
+    return _FILES_LINE.sub("", body).strip()
+
+
+def feedback_block(turn_id: str) -> dict:
+    def button(text: str, action: str) -> dict:
+        return {
+            "type": "button",
+            "text": {"type": "plain_text", "text": text, "emoji": True},
+            "action_id": action,
+            "value": turn_id,
+        }
+
+    return {
+        "type": "actions",
+        "block_id": "mdbot_feedback",
+        "elements": [
+            button("👍 Helpful", ACTION_UP),
+            button("👎 Not helpful", ACTION_DOWN),
+            button("💬 Comment", ACTION_COMMENT),
+        ],
+    }
+
+
+def answer(turn, manual_url: str) -> Reply:
+    """The final message that replaces the status message, and the files to upload under it."""
+    uploads: list[Upload] = []
+    cites = [c for c in turn.citations if c.get("cited", True)] or turn.citations
+    by_n = {c["n"]: c for c in turn.citations}
+
+    def link(n: int) -> str | None:
+        return citation_url(by_n[n], manual_url) if n in by_n else None
+
+    script_turn = bool(turn.script and turn.result)
+    body = _script_body(turn) if script_turn else turn.answer
+    parts = mrkdwn.pieces(body or "_(no answer)_", link)
+    if len(parts) > MAX_SECTIONS:
+        uploads.append(Upload("answer.md", "The full answer (Markdown)", content=turn.answer))
+        shown = sum(len(p) for p in parts[: MAX_SECTIONS - 1])
+        parts = parts[: MAX_SECTIONS - 1] + [
+            f"_This answer is {len(body):,} characters; the first {shown:,} are above and the whole "
+            "answer is in `answer.md` below._"
+        ]
+    blocks = [section(p) for p in parts]
+    if cites:
+        blocks.append(section(_sources(cites, manual_url)[: mrkdwn.SECTION_LIMIT]))
+    if script_turn:
+        uploads += _result_uploads(turn)
+    meta = [f"{turn.intent or '?'}", turn.outcome or "?"]
+    if turn.attempts:
+        meta.append(f"{len(turn.attempts)} attempt(s)")
+    meta += [f"{turn.model_calls} model call(s)", f"{turn.latency_s:.1f} s"]
+    blocks.append(context(" · ".join(meta)))
+    if turn.turn_id:
+        blocks.append(feedback_block(turn.turn_id))
+    return Reply(text=_fallback(parts[0]), blocks=blocks, uploads=uploads)
+
+
+def _fallback(first: str) -> str:
+    """Notification text (shown where blocks are not): the opening of the answer, marked if shortened."""
+    flat = " ".join(first.replace("```", "").split())
+    return flat if len(flat) <= 300 else flat[:300].rsplit(" ", 1)[0] + " …"
+
+
+def _result_uploads(turn) -> list[Upload]:
+    result = turn.result or {}
+    outcome = turn.outcome or "?"
+    out = [Upload("in.mdbot", f"Final input script ({outcome})", content=turn.script.rstrip() + "\n")]
+    for pic in turn.pictures:
+        name = Path(pic).name
+        title = {"thermo.png": "Thermo plot", "snapshot.jpg": "Snapshot (last frame)"}.get(name, name)
+        out.append(Upload(name, title, path=pic))
+    workdir = result.get("workdir")
+    if outcome != "success" and workdir:
+        log = Path(workdir) / "log.lammps"
+        if log.is_file() and log.stat().st_size:
+            if log.stat().st_size <= LOG_UPLOAD_BYTES:
+                out.append(Upload("log.lammps", "LAMMPS log", path=str(log)))
+            else:
+                with open(log, "rb") as fh:
+                    fh.seek(-LOG_UPLOAD_BYTES, 2)
+                    tail = fh.read().decode("utf-8", "replace")
+                out.append(
+                    Upload(
+                        "log.tail.lammps",
+                        f"The last {LOG_UPLOAD_BYTES // 1_000_000} MB of the LAMMPS log "
+                        f"({log.stat().st_size / 1e6:.0f} MB in all, on the server in {workdir})",
+                        content=tail,
+                    )
+                )
+    return out
+
+
+def comment_view(turn_id: str, channel: str, thread_ts: str, rating: int | None = None) -> dict:
+    """The modal behind 💬: a rating and a comment, stored against the turn."""
+    options = [
+        {"text": {"type": "plain_text", "text": "👍 Helpful", "emoji": True}, "value": "1"},
+        {"text": {"type": "plain_text", "text": "👎 Not helpful", "emoji": True}, "value": "-1"},
+    ]
+    radio = {"type": "radio_buttons", "action_id": "value", "options": options}
+    if rating is not None:
+        radio["initial_option"] = options[0 if rating > 0 else 1]
+    return {
+        "type": "modal",
+        "callback_id": VIEW_FEEDBACK,
+        "private_metadata": json.dumps({"turn": turn_id, "channel": channel, "thread_ts": thread_ts}),
+        "title": {"type": "plain_text", "text": "Feedback on mdbot"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "input", "block_id": "rating", "label": {"type": "plain_text", "text": "Was it useful?"}, "element": radio},
+            {
+                "type": "input",
+                "block_id": "comment",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "What was right or wrong?"},
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 3000},
+            },
+        ],
+    }  # fmt: skip
