@@ -275,6 +275,54 @@ def chat(
         brain.close()
 
 
+@app.command()
+def slack(
+    port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--port", help="HTTP mode: port of /slack/events (default MDBOT_SLACK_PORT)."),
+    ] = None,
+) -> None:
+    """Start the Slack app: Socket Mode when MDBOT_SLACK_APP_TOKEN is set, else HTTP (signed requests)."""
+    import logging
+
+    from bot.settings import SlackSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("slack_bolt", "slack_sdk", "httpx", "sentence_transformers", "chromadb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = SlackSettings() if port is None else SlackSettings(port=port)
+    problems = settings.problems()
+    if problems:
+        _fail("cannot start the Slack app: " + "; ".join(problems) + " (see .env.example)", 2, False)
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import SlackBot
+    from bot.server import serve
+
+    brain = _brain()
+    try:
+        try:
+            bot = SlackBot(settings, brain)
+        except SlackApiError as exc:
+            error = exc.response.get("error", "error")
+            _fail(f"Slack refused the bot token ({error}): check MDBOT_SLACK_BOT_TOKEN", 2, False)
+        except OSError as exc:
+            _fail(f"cannot reach Slack at {settings.api_url}: {exc}", 1, False)
+        brain.warm_up()  # the first question should not wait for the embedding model
+
+        def ready(mode: str) -> None:
+            print(
+                f"mdbot is online in {bot.team or 'the workspace'} as <@{bot.bot_user_id}> ({mode}); "
+                f"{settings.workers} worker(s). Ctrl-C stops.",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        serve(bot, settings, on_ready=ready)
+    finally:
+        brain.close()
+
+
 def _search_batch(searcher, path: Path, k: int) -> None:
     if not path.is_file():
         _fail(f"batch file not found: {path}", 2, False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.settings import SlackSettings
 from graph.settings import ROLE_SETTINGS, GraphSettings
 from retrieval.settings import RetrievalSettings
 from sandbox.settings import SandboxSettings
@@ -22,6 +23,10 @@ def test_every_setting_is_in_env_example():
     for model in (SandboxSettings, RetrievalSettings, GraphSettings):
         for name in model.model_fields:
             assert f"MDBOT_{name.upper()}" in documented, f"MDBOT_{name.upper()} missing from .env.example"
+    for name in SlackSettings.model_fields:
+        assert f"MDBOT_SLACK_{name.upper()}" in documented, (
+            f"MDBOT_SLACK_{name.upper()} missing from .env.example"
+        )
     for role, model in ROLE_SETTINGS.items():
         prefix = model.model_config["env_prefix"]
         assert prefix == f"MDBOT_LLM_{role.upper()}_"
@@ -40,3 +45,6 @@ def test_env_example_values_parse(monkeypatch):
     assert settings.timeout_s == 600 and settings.potentials_dirs == []
     graph = GraphSettings(_env_file=None)
     assert graph.database_url in (None, "") and graph.attempt_budget == 3
+    slack = SlackSettings(_env_file=None)
+    assert slack.channels == [] and slack.runners == [] and slack.bot_token is None and slack.workers == 2
+    assert slack.problems()  # the example alone does not start Slack: the tokens are commented out
