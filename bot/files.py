@@ -96,6 +96,20 @@ def _token_allowed(url: str, api_url: str) -> bool:
     return u.scheme == "https" and any(host == h or host.endswith("." + h) for h in SLACK_HOSTS)
 
 
+class _KeepTokenOnSlack(urllib.request.HTTPRedirectHandler):
+    """urllib copies every header, Authorization included, onto a redirect: drop the token when the
+    redirect leaves the hosts it may go to."""
+
+    def __init__(self, api_url: str):
+        self.api_url = api_url
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and not _token_allowed(newurl, self.api_url):
+            new.remove_header("Authorization")
+        return new
+
+
 def _looks_like_text(head: bytes) -> bool:
     if b"\x00" in head:
         return False
@@ -119,7 +133,8 @@ def download(a: Attachment, dest_dir: Path, token: str, api_url: str, max_bytes:
     target = dest_dir / a.name
     request = urllib.request.Request(a.url, headers={"Authorization": f"Bearer {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=60) as resp, open(target, "wb") as out:
+        opener = urllib.request.build_opener(_KeepTokenOnSlack(api_url))
+        with opener.open(request, timeout=60) as resp, open(target, "wb") as out:
             ctype = resp.headers.get("Content-Type", "")
             if ctype.startswith("text/html") and not a.name.lower().endswith((".html", ".htm")):
                 raise AttachmentError(

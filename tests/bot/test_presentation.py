@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from bot import mrkdwn, replies
 from bot.app import COMMAND, clean_text
-from bot.files import Attachment, AttachmentError, check
 from graph.service import Turn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,28 +95,6 @@ def test_script_turn_uploads_script_pictures_and_log_when_it_failed(tmp_path):
     assert by_name["in.mdbot"].content == script
     assert by_name["thermo.png"].path == str(tmp_path / "thermo.png")
     assert by_name["log.lammps"].path == str(tmp_path / "log.lammps")
-
-
-@pytest.mark.parametrize(
-    ("name", "size", "filetype", "message"),
-    [
-        ("../in.lj", 10, "text", "may not contain a path"),
-        (".bashrc", 10, "text", "start with a dot"),
-        ("in lj", 10, "text", "no spaces"),
-        ("x" * 200, 10, "text", "plain file names"),
-        ("data.big", 30_000_000, "text", "30.0 MB; the limit is 20.0 MB"),
-        ("inputs.tar.gz", 10, "gzip", "archives are not unpacked"),
-        ("picture.jpg", 10, "jpg", "jpg file"),
-    ],
-)
-def test_attachment_checks(name, size, filetype, message):
-    with pytest.raises(AttachmentError, match=message.replace(".", r"\.").replace("(", r"\(")):
-        check(Attachment("F1", name, size, filetype, "", "https://files.slack.com/x"), 20_000_000)
-
-
-def test_attachment_checks_accept_lammps_files():
-    for name in ("in.melt", "data.cu", "Cu_u3.eam", "ffield.reax.cho", "h2o.mol", "CH.airebo", "in.lj+fix"):
-        check(Attachment("F1", name, 1000, "text", "text/plain", "https://files.slack.com/x"), 20_000_000)
 
 
 def test_message_text_is_cleaned():
