@@ -59,8 +59,11 @@ def _inline(node, link: Linker | None) -> str:
         elif t in ("link", "image"):
             label = _inline(child, None) or escape(child.attrs.get("alt", "") or "")
             url = str(child.attrs.get("href") or child.attrs.get("src") or "")
-            safe_url = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
-            parts.append(f"<{safe_url}|{label or safe_url}>" if url else label)
+            if url.lower().startswith(("https://", "http://", "mailto:")):
+                safe_url = escape(url).replace("|", "%7C")
+                parts.append(f"<{safe_url}|{label or safe_url}>")
+            else:  # javascript:, slack:// and relative links are shown, not linked
+                parts.append(f"{label} ({escape(url)})" if url and label else label or escape(url))
         elif t == "html_inline":
             parts.append(escape(child.content))
         elif child.children:

@@ -22,6 +22,8 @@ def test_markdown_becomes_mrkdwn():
     out = mrkdwn.to_mrkdwn(md, link=lambda n: "https://x.org/p" if n == 1 else None)
     assert out.startswith("*Thermostats*\n\nUse *fix nvt* or _fix langevin_ <https://x.org/p|[1]>;")
     assert "<https://docs.lammps.org/fix_nh.html|the manual>" in out
+    odd = mrkdwn.to_mrkdwn("[x](javascript:alert(1)) [q](https://a.org/?a=1&b=2|3) <!channel> <@U1>")
+    assert odd == "[x](javascript:alert(1)) <https://a.org/?a=1&amp;b=2%7C3|q> &lt;!channel&gt; &lt;@U1&gt;"
     assert "• one `c_1[4]` &amp; &lt;two&gt;" in out  # escaped; a LAMMPS array index is not a citation
     assert "    1. nested" in out and "> quoted" in out
     assert "```\na  b\n-  --\n1  22\n```" in out  # tables become aligned text
