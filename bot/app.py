@@ -17,8 +17,10 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
@@ -31,28 +33,29 @@ from bot.jobs import Job, JobQueue, Refused
 from bot.mrkdwn import escape, to_mrkdwn
 from bot.settings import SlackSettings
 
+if TYPE_CHECKING:
+    from graph.service import Brain, Turn
+
 log = logging.getLogger(__name__)
 COMMAND = "/lammps"
-IGNORED_SUBTYPES_OK = {None, "file_share", "thread_broadcast"}  # every other subtype is not a user's message
+ACCEPTED_SUBTYPES = {None, "file_share", "thread_broadcast"}  # every other subtype is not a user's message
 USAGE = (
     "\n\n*Where to find me:* mention me in a channel (I answer in a thread; reply there without mentioning "
-    "me), send me a direct message, or type `/lammps <request>`. Attach input, data and potential files to "
-    "your message or a thread reply."
+    "me), send me a direct message, or type `/lammps &lt;request&gt;`. Attach input, data and potential "
+    "files to your message or a thread reply."
 )
+BLOCK_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long"}
 
 
-def web_client(settings: SlackSettings) -> WebClient:
-    """The Web API client: the configured base URL, retries on connection errors and on rate limits."""
+def web_client(settings: SlackSettings, wait_on_rate_limit: bool = True) -> WebClient:
+    """The Web API client: the configured base URL, retries on connection errors and (unless told not to:
+    progress edits are better dropped than waited for) on rate limits."""
     token = settings.bot_token.get_secret_value() if settings.bot_token else None
     api = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
-    return WebClient(
-        token=token,
-        base_url=api,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=4),
-        ],
-    )
+    handlers = [ConnectionErrorRetryHandler(max_retry_count=2)]
+    if wait_on_rate_limit:
+        handlers.append(RateLimitErrorRetryHandler(max_retry_count=4))
+    return WebClient(token=token, base_url=api, retry_handlers=handlers)
 
 
 class _Seen:
@@ -97,9 +100,11 @@ class Request:
     thread_ts: str
     message_ts: str
     text: str
-    files: list[dict] = field(default_factory=list)
+    files: list[dict] = field(default_factory=list)  # Slack file objects, resolved and checked
     status_ts: str | None = None
-    started: bool = False
+    started: bool = False  # a worker has it
+    done: bool = False  # the status message holds its final text: no more progress or queue edits
+    answered: bool = False  # the answer is shown: a later failure gets a new message, not an edit
     lines: list[str] = field(default_factory=list)
     last_edit: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -112,13 +117,21 @@ class Request:
 class SlackBot:
     """Build once per process with a brain; ``bot.app`` is the Bolt app to serve."""
 
-    def __init__(self, settings: SlackSettings, brain, *, data_dir: Path | None = None, client=None):
+    def __init__(
+        self,
+        settings: SlackSettings,
+        brain: Brain,
+        *,
+        data_dir: Path | None = None,
+        client: WebClient | None = None,
+    ):
         problems = settings.problems()
         if problems:
             raise ValueError("; ".join(problems))
         self.settings, self.brain = settings, brain
         self.data_dir = Path(data_dir or brain.settings.data_dir)
         self.client = client or web_client(settings)
+        self.progress_client = client or web_client(settings, wait_on_rate_limit=False)
         auth = self.client.auth_test()  # fails early and clearly on a wrong token
         self.bot_user_id: str = auth["user_id"]
         self.bot_id: str | None = auth.get("bot_id")
@@ -154,7 +167,7 @@ class SlackBot:
         app.view(replies.VIEW_FEEDBACK)(ack=self._ack_comment, lazy=[self._on_comment])
         app.error(self._on_error)
 
-    def _dedupe(self, body: dict, next) -> BoltResponse | None:  # noqa: A002 - Bolt's argument name
+    def _dedupe(self, body: dict, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002 - Bolt's name
         """Slack redelivers an event it thinks we missed: the same event_id is handled once."""
         event_id = body.get("event_id")
         if event_id and not self._seen.first("event", event_id):
@@ -180,12 +193,27 @@ class SlackBot:
             return True
         journal = getattr(self.brain, "journal", None)
         if journal is not None and journal.has_thread(key):
-            self._followed.add(key)
+            self._follow(key)
             return True
         return False
 
+    def _follow(self, thread_id: str) -> None:
+        """Remember a thread the bot is in; the journal remembers them all, this is only a cache."""
+        if len(self._followed) > 50_000:
+            self._followed.clear()
+        self._followed.add(thread_id)
+
     def _handle(self, event: dict, mentioned: bool) -> None:
-        if event.get("subtype") not in IGNORED_SUBTYPES_OK or event.get("bot_id") or event.get("bot_profile"):
+        """Any failure of ours while taking a message the bot was asked is said in the thread."""
+        try:
+            self._take(event, mentioned)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("could not take a message in %s", event.get("channel"))
+            if mentioned or event.get("channel_type") == "im":
+                self._oops(event.get("channel", ""), event.get("thread_ts") or event.get("ts"), exc)
+
+    def _take(self, event: dict, mentioned: bool) -> None:
+        if event.get("subtype") not in ACCEPTED_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
             return  # edits, deletions, joins, and every bot's messages (ours included)
         user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
         if not user or not channel or not ts or user == self.bot_user_id:
@@ -229,7 +257,7 @@ class SlackBot:
         return None
 
     # --------------------------------------------------------------------------------------- /lammps
-    def _ack_command(self, ack, command: dict) -> None:
+    def _ack_command(self, ack: Callable[..., None], command: dict) -> None:
         """Within Slack's 3 s: help is answered here, everything else in the lazy listener (which runs
         concurrently, so the two decide independently from the same text)."""
         if _is_help(command.get("text")):
@@ -237,8 +265,17 @@ class SlackBot:
         else:
             ack()
 
-    def _on_command(self, command: dict, respond) -> None:
-        text = (command.get("text") or "").strip()
+    def _on_command(self, command: dict, respond: Callable[..., object]) -> None:
+        try:
+            self._take_command(command, respond)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("could not take a /lammps command")
+            respond(
+                response_type="ephemeral", text=f"Something went wrong on my side ({type(exc).__name__})."
+            )
+
+    def _take_command(self, command: dict, respond: Callable[..., object]) -> None:
+        text = clean_text(command.get("text") or "", None)  # Slack sends &, <, > escaped
         user, channel = command.get("user_id", ""), command.get("channel_id", "")
         if _is_help(text):
             return
@@ -262,7 +299,7 @@ class SlackBot:
             respond(response_type="ephemeral", text=f"I couldn't start a thread here: {why}.")
             return
         request = Request(user=user, channel=channel, thread_ts=root["ts"], message_ts=root["ts"], text=text)
-        self._followed.add(request.thread_id)
+        self._follow(request.thread_id)
         self.start(request)
 
     def help_text(self) -> str:
@@ -274,14 +311,15 @@ class SlackBot:
     def start(self, request: Request) -> None:
         """Post the status message and queue the work; a refusal replaces the status message."""
         if not request.text and not request.files:
-            self._post(request, *replies.notice(self.help_text(), "👋"))
+            self._post(request, *replies.info("👋 " + self.help_text()))
             return
-        problems = self._check_attachments(request.files)
+        files, problems = self._resolve_attachments(request.files)
         if problems:
             self._post(
                 request, *replies.notice("I can't use these attachments: " + "; ".join(problems), "📎")
             )
             return
+        request.files = files
         request.lines = ["Received — working on it…"]
         try:
             posted = self.client.chat_postMessage(
@@ -293,7 +331,7 @@ class SlackBot:
             log.exception("could not post a status message in %s", request.thread_id)
             return
         request.status_ts = posted["ts"]
-        self._followed.add(request.thread_id)
+        self._follow(request.thread_id)
         job = Job(
             user=request.user,
             thread=request.thread_id,
@@ -307,26 +345,38 @@ class SlackBot:
             return
         if ahead is not None:
             with request.lock:
-                if not request.started:
-                    waiting = "you're next" if ahead == 0 else f"{ahead} request(s) ahead of you"
-                    request.lines = [f"Queued — {waiting}. I'll start as soon as a worker is free."]
-                    self._edit(request, *replies.status_blocks(request.lines))
+                if request.started or request.done:
+                    return
+                waiting = "next in line" if ahead == 0 else f"{ahead} request(s) ahead of you"
+                request.lines = [f"Queued — {waiting}. I'll start as soon as a worker is free."]
+                self._edit(request, *replies.status_blocks(request.lines), client=self.progress_client)
 
-    def _check_attachments(self, files: list[dict]) -> list[str]:
-        problems = []
+    def _resolve_attachments(self, files: list[dict]) -> tuple[list[dict], list[str]]:
+        """Full file objects (some events carry only an id: ``file_access: check_file_info``), each checked
+        by what Slack says about it — before anything is downloaded."""
+        problems, resolved = [], []
         if len(files) > self.settings.max_files:
             problems.append(
                 f"{len(files)} files attached; I take at most {self.settings.max_files} per message"
             )
-        names = [str(f.get("name", "")) for f in files]
-        for dup in sorted({n for n in names if names.count(n) > 1}):
-            problems.append(f"`{dup}` is attached twice")
         for f in files:
+            if f.get("id") and not (
+                f.get("name") and (f.get("url_private_download") or f.get("url_private"))
+            ):
+                try:
+                    f = self.client.files_info(file=f["id"])["file"]
+                except SlackApiError as exc:
+                    problems.append(f"Slack would not tell me about file {f['id']} ({_api_error(exc)})")
+                    continue
             try:
                 attachments.check(attachments.Attachment.from_slack(f), self._max_bytes)
+                resolved.append(f)
             except attachments.AttachmentError as exc:
                 problems.append(str(exc))
-        return problems
+        names = [str(f.get("name", "")) for f in resolved]
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"`{dup}` is attached twice")
+        return resolved, problems
 
     @property
     def _max_bytes(self) -> int:
@@ -350,18 +400,19 @@ class SlackBot:
                 on_progress=lambda event: self._progress(request, event),
                 may_run=may_run,
             )
-            self._followed.add(request.thread_id)
+            self._follow(request.thread_id)
             self._answer(request, turn)
         except attachments.AttachmentError as exc:
             self._finish(request, *replies.notice(f"I couldn't use an attachment: {exc}", "📎"))
         except Exception as exc:  # noqa: BLE001 - our bug: the user is told, the log has the trace
             log.exception("request in %s failed", request.thread_id)
-            self._finish(
-                request,
-                *replies.notice(
-                    f"Something went wrong on my side ({type(exc).__name__}: {str(exc)[:300]}).", "💥"
-                ),
+            message = replies.notice(
+                f"Something went wrong on my side ({type(exc).__name__}: {str(exc)[:300]}).", "💥"
             )
+            if request.answered:  # never overwrite an answer that is already shown
+                self._post(request, *message)
+            else:
+                self._finish(request, *message)
 
     def _download(self, request: Request) -> dict[str, str]:
         if not request.files:
@@ -372,55 +423,78 @@ class SlackBot:
         staged = {}
         for f in request.files:
             a = attachments.Attachment.from_slack(f)
-            if not a.url and a.id:  # some events carry only the id ("file_access": "check_file_info")
-                a = attachments.Attachment.from_slack(self.client.files_info(file=a.id)["file"])
-            path = attachments.download(a, dest, token, self.settings.api_url, self._max_bytes)
-            staged[a.name] = str(path)
+            staged[a.name] = str(attachments.download(a, dest, token, self.settings.api_url, self._max_bytes))
         return staged
 
     def _progress(self, request: Request, event: dict, force: bool = False) -> None:
+        """Edit the status message, at most once per progress interval; a rate-limited edit is dropped
+        (waiting for it would pause the simulation's pipeline)."""
         text = str(event.get("text") or event.get("stage") or "").strip()
         if not text:
             return
         with request.lock:
+            if request.done:
+                return
             request.lines.append(text)
             now = time.monotonic()
             if not force and now - request.last_edit < self.settings.progress_interval_s:
                 return
             request.last_edit = now
-        self._edit(request, *replies.status_blocks(request.lines))
+        self._edit(request, *replies.status_blocks(request.lines), client=self.progress_client)
 
-    def _answer(self, request: Request, turn) -> None:
+    def _answer(self, request: Request, turn: Turn) -> None:
         reply = replies.answer(turn, self.settings.manual_url)
-        self._finish(request, reply.text, reply.blocks)
-        if reply.uploads:
+        uploads = reply.uploads
+        error = self._finish(request, reply.text, reply.blocks)
+        if error in BLOCK_ERRORS:  # Slack would not show these blocks: a plain note, the answer as a file
+            note_text, note = replies.notice(
+                f"Slack would not show this answer as a message ({error}); it is attached as answer.md.", "📄"
+            )
+            feedback = [replies.feedback_block(turn.turn_id)] if turn.turn_id else []
+            self._finish(request, note_text, note + feedback)
+            if not any(u.filename == "answer.md" for u in uploads):
+                uploads = [replies.answer_file(turn), *uploads]
+        request.answered = True
+        if uploads:
             try:
                 self.client.files_upload_v2(
                     channel=request.channel,
                     thread_ts=request.thread_ts,
-                    file_uploads=[u.for_slack() for u in reply.uploads],
+                    file_uploads=[u.for_slack() for u in uploads],
                 )
-            except (SlackApiError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - SlackClientError, OSError, http.client errors alike
                 log.exception("upload failed in %s", request.thread_id)
-                names = ", ".join(u.filename for u in reply.uploads)
+                names = ", ".join(u.filename for u in uploads)
                 self._post(request, *replies.notice(f"I couldn't upload {names}: {_api_error(exc)}.", "📎"))
 
     # --------------------------------------------------------------------------------------- posting
-    def _edit(self, request: Request, text: str, blocks: list[dict]) -> bool:
+    def _edit(
+        self, request: Request, text: str, blocks: list[dict], client: WebClient | None = None
+    ) -> str | None:
+        """Edit the status message; returns Slack's error code, or None when it worked."""
         try:
-            self.client.chat_update(channel=request.channel, ts=request.status_ts, text=text, blocks=blocks)
-            return True
+            (client or self.client).chat_update(
+                channel=request.channel, ts=request.status_ts, text=text, blocks=blocks
+            )
+            return None
         except SlackApiError as exc:
             log.warning("could not update the status in %s: %s", request.thread_id, _api_error(exc))
-            return False
+            return _api_error(exc)
+        except Exception as exc:  # noqa: BLE001 - Slack unreachable: the caller falls back or gives up
+            log.warning("could not update the status in %s: %r", request.thread_id, exc)
+            return "unreachable"
 
-    def _finish(self, request: Request, text: str, blocks: list[dict]) -> None:
-        """Replace the status message with the final one; post it anew if the edit fails."""
-        if request.status_ts and self._edit(request, text, blocks):
-            return
-        self._post(request, text, blocks)
+    def _finish(self, request: Request, text: str, blocks: list[dict]) -> str | None:
+        """Replace the status message with the final one (or post it anew if that fails). Returns None
+        when it is shown, else Slack's error code."""
+        with request.lock:
+            request.done = True
+        error = self._edit(request, text, blocks) if request.status_ts else "no_status_message"
+        if error is None or error in BLOCK_ERRORS:
+            return error
+        return self._post(request, text, blocks)
 
-    def _post(self, request: Request, text: str, blocks: list[dict]) -> None:
+    def _post(self, request: Request, text: str, blocks: list[dict]) -> str | None:
         try:
             self.client.chat_postMessage(
                 channel=request.channel,
@@ -429,8 +503,25 @@ class SlackBot:
                 blocks=blocks,
                 unfurl_links=False,
             )
+            return None
         except SlackApiError as exc:
             log.error("could not post in %s: %s", request.thread_id, _api_error(exc))
+            return _api_error(exc)
+        except Exception as exc:  # noqa: BLE001 - Slack unreachable: nothing more can be said in the thread
+            log.error("could not post in %s: %r", request.thread_id, exc)
+            return "unreachable"
+
+    def _oops(self, channel: str, thread_ts: str | None, exc: Exception) -> None:
+        """Last resort when taking a message failed before a request existed."""
+        if not channel:
+            return
+        text, blocks = replies.notice(
+            f"Something went wrong on my side ({type(exc).__name__}); please try again.", "💥"
+        )
+        try:
+            self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+        except Exception:  # noqa: BLE001
+            log.exception("could not report a failure in %s", channel)
 
     def _ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None) -> None:
         try:
@@ -444,13 +535,13 @@ class SlackBot:
         rating = 1 if action["action_id"] == replies.ACTION_UP else -1
         self._store_feedback(body, action.get("value", ""), rating, None)
 
-    def _open_comment(self, ack, body: dict) -> None:
+    def _open_comment(self, ack: Callable[[], None], body: dict) -> None:
         ack()
         channel, thread_ts = _where(body)
         view = replies.comment_view(body["actions"][0].get("value", ""), channel, thread_ts)
         self.client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    def _ack_comment(self, ack, view: dict) -> None:
+    def _ack_comment(self, ack: Callable[[], None], view: dict) -> None:
         ack()
 
     def _on_comment(self, body: dict, view: dict) -> None:
@@ -458,7 +549,7 @@ class SlackBot:
         values = view.get("state", {}).get("values", {})
         option = values.get("rating", {}).get("value", {}).get("selected_option") or {}
         comment = (values.get("comment", {}).get("value", {}).get("value") or "").strip() or None
-        rating = int(option.get("value", "0") or 0)
+        rating = int(option["value"]) if str(option.get("value", "")).lstrip("-").isdigit() else 0
         body = {
             **body,
             "channel": {"id": meta.get("channel")},
@@ -493,7 +584,7 @@ class SlackBot:
             log.warning("%d request(s) were still running at shutdown", still)
 
 
-def _ack(ack) -> None:
+def _ack(ack: Callable[[], None]) -> None:
     ack()
 
 

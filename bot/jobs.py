@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 HOUR = 3600.0
@@ -26,10 +26,9 @@ class Refused(Exception):
 @dataclass
 class Job:
     user: str
-    thread: str  # jobs of one thread run one after another, in order
+    thread: str  # jobs of one thread run one after another, in the order they were submitted
     run: Callable[[], None]  # does the work and reports to the user, including its own failures
-    cancel: Callable[[str], None] = lambda reason: None  # told when the job will not run (shutdown)
-    submitted: float = field(default_factory=time.monotonic)
+    cancel: Callable[[str], None] = lambda reason: None  # told when it will not run or finish (shutdown)
 
 
 class JobQueue:
@@ -145,7 +144,8 @@ class JobQueue:
 
     def shutdown(self, grace_s: float = 30.0) -> int:
         """Stop taking work: waiting jobs are cancelled (their users are told), running ones get
-        ``grace_s`` to finish. Returns how many were still running when the grace ran out."""
+        ``grace_s`` to finish, and those still running then are told too — the process is about to end
+        under them. Returns how many were still running when the grace ran out."""
         with self._cond:
             self._closing = True
             cancelled = list(self._waiting)
@@ -162,4 +162,10 @@ class JobQueue:
                 log.exception("could not tell %s about a cancelled request", job.user)
         with self._cond:
             self._cond.wait_for(lambda: not self._running, grace_s)
-            return len(self._running)
+            unfinished = list(self._running.values())
+        for job in unfinished:
+            try:
+                job.cancel("I was stopped while working on this request; please send it again.")
+            except Exception:  # noqa: BLE001
+                log.exception("could not tell %s about an interrupted request", job.user)
+        return len(unfinished)

@@ -78,7 +78,7 @@ def _fence(code: str) -> str:
     return "```\n" + escape(code.rstrip("\n")) + "\n```"
 
 
-def _table(node, link: Linker | None) -> str:
+def _table(node) -> str:
     rows = []
     for section in node.children:
         for tr in section.children:
@@ -118,7 +118,7 @@ def _block(node, link: Linker | None, indent: int = 0) -> str:
     if t == "hr":
         return "───"
     if t == "table":
-        return _table(node, link)
+        return _table(node)
     if t == "html_block":
         return escape(node.content.rstrip("\n"))
     return "\n".join(_block(c, link, indent) for c in node.children)
@@ -136,37 +136,70 @@ def to_mrkdwn(markdown: str, link: Linker | None = None) -> str:
     return "\n\n".join(blocks(markdown, link))
 
 
+def _safe_cut(line: str, limit: int) -> int:
+    """Where to cut an overlong line: at a space if one is near, never inside an ``&amp;``-style entity or
+    a ``<url|label>`` link."""
+    space = line.rfind(" ", limit * 4 // 5, limit)
+    cut = space + 1 if space != -1 else limit
+    amp = line.rfind("&", max(0, cut - 8), cut)
+    if amp != -1 and ";" not in line[amp:cut]:
+        cut = amp
+    lt = line.rfind("<", 0, cut)
+    if lt != -1 and ">" not in line[lt:cut] and lt > limit // 2:
+        cut = lt
+    return max(cut, 1)
+
+
 def _split_long(block: str, limit: int) -> list[str]:
-    """A block too long for one section: a code block becomes several, prose splits at lines/spaces."""
-    if block.startswith("```") and block.endswith("```"):
-        body, out, cur = block[4:-4].splitlines(), [], []
-        for line in body:
-            while len(line) > limit - 8:  # a single enormous line
-                out.append("```\n" + line[: limit - 8] + "\n```")
-                line = line[limit - 8 :]
-            if cur and sum(len(x) + 1 for x in cur) + len(line) > limit - 8:
-                out.append("```\n" + "\n".join(cur) + "\n```")
-                cur = []
-            cur.append(line)
+    """A block too long for one section, cut at line ends. A code block open at a cut is closed there and
+    reopened in the next piece (also inside list items); an overlong line is cut where no entity or link
+    breaks."""
+    out: list[str] = []
+    cur: list[str] = []
+    size, in_fence = 0, False
+    room = limit - 8  # for a closing and a reopening fence
+
+    def flush(reopen: bool) -> None:
+        nonlocal cur, size
         if cur:
-            out.append("```\n" + "\n".join(cur) + "\n```")
-        return out
-    out = []
-    while len(block) > limit:
-        cut = block.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = block.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        out.append(block[:cut])
-        block = block[cut:].lstrip()
-    return out + ([block] if block else [])
+            out.append("\n".join(cur) + ("\n```" if reopen else ""))
+        cur = ["```"] if reopen else []
+        size = 4 if reopen else 0
+
+    for line in block.split("\n"):
+        while len(line) > room:
+            head = _safe_cut(line, room - size if room - size > room // 4 else room)
+            if size and size + head > room:
+                flush(in_fence)
+                continue
+            cur.append(line[:head])
+            size += head + 1
+            line = line[head:]
+            flush(in_fence)
+        if size + len(line) > room:
+            flush(in_fence)
+        cur.append(line)
+        size += len(line) + 1
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+    if cur and cur != ["```"]:
+        out.append("\n".join(cur))
+    return out
 
 
 def pieces(markdown: str, link: Linker | None = None, limit: int = SECTION_LIMIT) -> list[str]:
     """mrkdwn in pieces of at most ``limit`` characters, each a whole block or whole blocks joined."""
+    return _pack(blocks(markdown, link), limit)
+
+
+def pieces_of_mrkdwn(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Text that is already mrkdwn, in pieces (split at blank lines)."""
+    return _pack([b for b in text.split("\n\n") if b.strip()], limit)
+
+
+def _pack(blocks_: list[str], limit: int) -> list[str]:
     out: list[str] = []
-    for block in blocks(markdown, link):
+    for block in blocks_:
         for part in _split_long(block, limit) if len(block) > limit else [block]:
             if out and len(out[-1]) + 2 + len(part) <= limit:
                 out[-1] += "\n\n" + part

@@ -17,7 +17,9 @@ from bot import mrkdwn
 
 ACTION_UP, ACTION_DOWN, ACTION_COMMENT = "mdbot_feedback_up", "mdbot_feedback_down", "mdbot_feedback_comment"
 VIEW_FEEDBACK = "mdbot_feedback_view"
-MAX_SECTIONS = 8  # about 23 000 characters in the message; more goes into answer.md
+MAX_SECTIONS = (
+    4  # about 11 600 characters in the message (Slack refuses very long block sets); more: answer.md
+)
 LOG_UPLOAD_BYTES = 20_000_000
 _FILES_LINE = re.compile(r"\n*^Files \(.*\): .*$", re.M)
 
@@ -55,26 +57,37 @@ def context(text: str) -> dict:
 
 def status_blocks(lines: list[str]) -> tuple[str, list[dict]]:
     """The status message: steps done (✓) and the current one (⏳), the last eight."""
-    shown = lines[-8:]
+    shown = [x[:300] for x in lines[-8:]]
     rendered = [f"✓ {mrkdwn.escape(x)}" for x in shown[:-1]] + [f"⏳ {mrkdwn.escape(shown[-1])}"]
-    return shown[-1], [context("\n".join(rendered))]
+    return mrkdwn.escape(shown[-1]), [context("\n".join(rendered))]
 
 
 def notice(text: str, emoji: str = "⚠️") -> tuple[str, list[dict]]:
-    """A short message of the bot's own (refusals, errors) — plain text, escaped."""
-    return text, [section(f"{emoji} {mrkdwn.escape(text)}")]
+    """A short message of the bot's own (refusals, errors) from plain text: escaped everywhere, so a file
+    name like ``<!channel>`` stays text."""
+    safe = mrkdwn.escape(text)
+    return safe, [section(f"{emoji} {safe}"[: mrkdwn.SECTION_LIMIT])]
+
+
+def info(mrkdwn_text: str) -> tuple[str, list[dict]]:
+    """A message of the bot's own that is already mrkdwn (help)."""
+    return mrkdwn_text[:300], [section(p) for p in mrkdwn.pieces_of_mrkdwn(mrkdwn_text)]
 
 
 def citation_url(c: dict, manual_url: str) -> str | None:
+    """A web address for a citation (escaped for a Slack link), or None for lab files without one."""
     source = str(c.get("source") or "")
     if source.startswith(("https://", "http://")):
-        return source
-    if c.get("kind", "manual") == "manual" and c.get("doc_id"):
-        return manual_url.rstrip("/") + f"/{c['doc_id']}.html"
-    return None
+        url = source
+    elif c.get("kind", "manual") == "manual" and c.get("doc_id"):
+        url = manual_url.rstrip("/") + f"/{c['doc_id']}.html"
+    else:
+        return None
+    return mrkdwn.escape(url).replace("|", "%7C").replace(" ", "%20")
 
 
 def _sources(cites: list[dict], manual_url: str) -> str:
+    """The Sources section: whole lines only; what does not fit is counted, not cut."""
     lines = []
     for c in cites:
         label = mrkdwn.escape(c.get("title") or c.get("doc_id") or "source")
@@ -83,7 +96,14 @@ def _sources(cites: list[dict], manual_url: str) -> str:
         url = citation_url(c, manual_url)
         where = f"<{url}|{label}>" if url else f"{label} (`{mrkdwn.escape(Path(c.get('source', '')).name)}`)"
         lines.append(f"[{c['n']}] {where}")
-    return "*Sources*\n" + "\n".join(lines)
+    out, size = ["*Sources*"], 10
+    for i, line in enumerate(lines):
+        if size + len(line) + 1 > mrkdwn.SECTION_LIMIT - 40:
+            out.append(f"…and {len(lines) - i} more")
+            break
+        out.append(line)
+        size += len(line) + 1
+    return "\n".join(out)
 
 
 def _script_body(turn) -> str:
@@ -129,15 +149,14 @@ def answer(turn, manual_url: str) -> Reply:
     body = _script_body(turn) if script_turn else turn.answer
     parts = mrkdwn.pieces(body or "_(no answer)_", link)
     if len(parts) > MAX_SECTIONS:
-        uploads.append(Upload("answer.md", "The full answer (Markdown)", content=turn.answer))
-        shown = sum(len(p) for p in parts[: MAX_SECTIONS - 1])
+        uploads.append(answer_file(turn))
         parts = parts[: MAX_SECTIONS - 1] + [
-            f"_This answer is {len(body):,} characters; the first {shown:,} are above and the whole "
-            "answer is in `answer.md` below._"
+            f"_The answer is too long for one Slack message ({len(turn.answer):,} characters): its beginning "
+            "is above, and the whole answer is in `answer.md` below._"
         ]
     blocks = [section(p) for p in parts]
     if cites:
-        blocks.append(section(_sources(cites, manual_url)[: mrkdwn.SECTION_LIMIT]))
+        blocks.append(section(_sources(cites, manual_url)))
     if script_turn:
         uploads += _result_uploads(turn)
     meta = [f"{turn.intent or '?'}", turn.outcome or "?"]
@@ -148,6 +167,10 @@ def answer(turn, manual_url: str) -> Reply:
     if turn.turn_id:
         blocks.append(feedback_block(turn.turn_id))
     return Reply(text=_fallback(parts[0]), blocks=blocks, uploads=uploads)
+
+
+def answer_file(turn) -> Upload:
+    return Upload("answer.md", "The full answer (Markdown)", content=turn.answer)
 
 
 def _fallback(first: str) -> str:
@@ -178,22 +201,20 @@ def _result_uploads(turn) -> list[Upload]:
                     Upload(
                         "log.tail.lammps",
                         f"The last {LOG_UPLOAD_BYTES // 1_000_000} MB of the LAMMPS log "
-                        f"({log.stat().st_size / 1e6:.0f} MB in all, on the server in {workdir})",
+                        f"({log.stat().st_size / 1e6:.0f} MB in all, kept in the job directory)",
                         content=tail,
                     )
                 )
     return out
 
 
-def comment_view(turn_id: str, channel: str, thread_ts: str, rating: int | None = None) -> dict:
+def comment_view(turn_id: str, channel: str, thread_ts: str | None) -> dict:
     """The modal behind 💬: a rating and a comment, stored against the turn."""
     options = [
         {"text": {"type": "plain_text", "text": "👍 Helpful", "emoji": True}, "value": "1"},
         {"text": {"type": "plain_text", "text": "👎 Not helpful", "emoji": True}, "value": "-1"},
     ]
     radio = {"type": "radio_buttons", "action_id": "value", "options": options}
-    if rating is not None:
-        radio["initial_option"] = options[0 if rating > 0 else 1]
     return {
         "type": "modal",
         "callback_id": VIEW_FEEDBACK,

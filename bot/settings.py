@@ -47,7 +47,7 @@ class SlackSettings(BaseSettings):
         "https://docs.lammps.org/", description="Where citations of manual pages link to (page = doc id)."
     )
     progress_interval_s: float = Field(
-        1.0, ge=0, description="Least time between two edits of a status message (Slack rate limits)."
+        3.0, ge=0, description="Least time between two edits of a status message (Slack rate limits)."
     )
 
     @field_validator("channels", "runners", mode="before")

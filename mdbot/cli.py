@@ -288,7 +288,7 @@ def slack(
     from bot.settings import SlackSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("slack_bolt", "slack_sdk", "httpx", "sentence_transformers", "chromadb"):
+    for noisy in ("slack_bolt", "slack_sdk", "httpx", "sentence_transformers", "chromadb", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = SlackSettings() if port is None else SlackSettings(port=port)
     problems = settings.problems()
@@ -318,7 +318,12 @@ def slack(
                 flush=True,
             )
 
-        serve(bot, settings, on_ready=ready)
+        try:
+            serve(bot, settings, on_ready=ready)
+        except SlackApiError as exc:  # Socket Mode: the app-level token is checked on connecting
+            bot.close(grace_s=0)
+            error = exc.response.get("error", "error")
+            _fail(f"Slack refused the app-level token ({error}): check MDBOT_SLACK_APP_TOKEN", 2, False)
     finally:
         brain.close()
 

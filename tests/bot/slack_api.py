@@ -77,6 +77,7 @@ class MockSlack:
         self.downloads: list[dict] = []
         self.hosted: dict[str, tuple[str, bytes, str]] = {}  # file id -> (name, content, mimetype)
         self.socket_url: str | None = None  # what apps.connections.open returns
+        self.max_blocks_chars: int | None = None  # longer block sets get msg_blocks_too_long
         self._pending_uploads: dict[str, dict] = {}
         self._rate_limited: dict[str, int] = {}
         self._failing: dict[str, str] = {}
@@ -253,6 +254,8 @@ class MockSlack:
         for key in ("blocks", "files", "view", "attachments"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
+        if self.max_blocks_chars and len(json.dumps(params.get("blocks") or [])) > self.max_blocks_chars:
+            return 200, {"ok": False, "error": "msg_blocks_too_long"}, {}
         with self._cond:
             body = handler(params)
             self._cond.notify_all()
@@ -364,6 +367,7 @@ class Sender:
 
     def command(self, text: str, user: str = "UALICE", channel: str = "CLAB",
                 channel_name: str = "md-lab") -> tuple[int, str, float]:  # fmt: skip
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # as Slack sends it
         form = {
             "token": "legacy", "team_id": TEAM, "team_domain": "lab", "channel_id": channel,
             "channel_name": channel_name, "user_id": user, "user_name": user.lower(), "command": "/lammps",

@@ -70,3 +70,19 @@ def test_mdbot_slack_explains_a_bad_token(tmp_path, data_dir):
         )
     assert proc.returncode == 2
     assert "Slack refused the bot token (invalid_auth)" in proc.stderr and "xoxb-wrong" not in proc.stderr
+
+
+def test_mdbot_slack_explains_a_bad_app_token(tmp_path, data_dir):
+    with MockSlack() as slack:
+        env = _env(
+            data_dir,
+            MDBOT_SLACK_BOT_TOKEN=BOT_TOKEN,
+            MDBOT_SLACK_APP_TOKEN="xapp-revoked",
+            MDBOT_SLACK_API_URL=slack.api_url,
+        )
+        proc = subprocess.run(
+            [str(MDBOT), "slack"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Slack refused the app-level token (invalid_auth)" in proc.stderr
+    assert "xapp-revoked" not in proc.stderr and "Traceback" not in proc.stderr

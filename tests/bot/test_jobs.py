@@ -107,5 +107,17 @@ def test_shutdown_tells_waiting_users_and_lets_running_finish():
     threading.Timer(0.2, running.release.set).start()
     assert q.shutdown(grace_s=30) == 0
     assert started == ["running"] and told and "send it again" in told[0]
+
+
+def test_shutdown_tells_users_whose_request_outlives_the_grace():
+    q = JobQueue(workers=1)
+    started = Starts()
+    stuck = Gate(started, "stuck")
+    told: list = []
+    q.submit(Job("u1", "t1", stuck, cancel=told.append))
+    started.wait(1)
+    assert q.shutdown(grace_s=0.05) == 1
+    assert told == ["I was stopped while working on this request; please send it again."]
+    stuck.release.set()
     with pytest.raises(Refused, match="restarting"):
         q.submit(Job("u3", "t3", lambda: None))

@@ -107,14 +107,16 @@ def test_slash_command_acks_fast_then_answers_in_a_thread(slack_app):
     code = model(lammps(GOOD_LJ))
     instruct = model({"intent": "generate", "reason": "a simulation"})
     h = slack_app(instruct=instruct, code=code, pictures=True)
-    request = "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT"
+    request = "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT (T < 2 & short)"
     status, body, elapsed = h.send.command(request)
     assert status == 200 and elapsed < 3.0  # Slack's limit for the acknowledgement
     ok = h.slack.wait_for(lambda: any(m.thread_ts is None for m in h.slack.messages.values()), 30)
     assert ok, "the request was not posted as a thread root"
     root = next(m for m in h.slack.messages.values() if m.thread_ts is None)
-    assert root.channel == "CLAB" and request in root.text and "<@UALICE>" in root.text
+    assert root.channel == "CLAB" and "<@UALICE>" in root.text
+    assert "(T &lt; 2 &amp; short)" in root.text  # Slack's escaping undone once, escaped once again
     (answer,) = h.answers("CLAB", root.ts)
+    assert "(T < 2 & short)" in code.prompt_text(0)  # the model reads what the user typed
     text = answer.all_text()
     assert "The script runs" in text and "final step 500" in text
     assert "attached below as `in.mdbot`" in text and "pair_coeff 1 1" not in text  # the script is a file
@@ -204,6 +206,39 @@ def test_thread_reply_with_input_and_data_files_runs_them(slack_app):
     assert turn.intent == "run" and turn.attempts[0].run_result["status"] == "ok"
 
 
+@requires_bwrap
+def test_files_known_only_by_id_are_looked_up_and_checked(slack_app):
+    h = slack_app(retrieval=False)
+    script = h.slack.host_file("in.lj", IN_LJ)
+    data = h.slack.host_file("data.lj", _lj_data())
+    only_id = {"id": script["id"], "file_access": "check_file_info"}  # as Slack sends some shares
+    h.send.event(
+        message_event(f"<@{BOT_USER}> run", kind="app_mention", ts="1450.000100", files=[only_id, data])
+    )
+    (answer,) = h.answers("CLAB", "1450.000100")
+    assert "Your script runs" in answer.all_text()
+    assert [c.params["file"] for c in h.slack.calls_of("files.info")] == [script["id"]]
+    # what files.info says is checked like any attachment
+    sneaky = h.slack.host_file("../../.ssh/authorized_keys", "ssh-rsa AAA")
+    h.send.event(message_event(f"<@{BOT_USER}> run", kind="app_mention", ts="1450.000200",
+                               files=[{"id": sneaky["id"], "file_access": "check_file_info"}]))  # fmt: skip
+    assert h.slack.wait_for(lambda: h.slack.thread("CLAB", "1450.000200"), 30)
+    assert "may not contain a path" in h.slack.thread("CLAB", "1450.000200")[0].all_text()
+    assert sneaky["id"] not in {d["id"] for d in h.slack.downloads}
+
+
+def test_an_answer_slack_will_not_display_arrives_as_a_file(slack_app):
+    h = slack_app()
+    h.slack.max_blocks_chars = 1500  # the offline answer's blocks are longer than this
+    h.send.event(message_event(f"<@{BOT_USER}> {QUESTION}", kind="app_mention", ts="1460.000100"))
+    (answer,) = h.answers("CLAB", "1460.000100")
+    assert "attached as answer.md" in answer.all_text()
+    assert h.slack.wait_for(lambda: h.slack.uploads_in("CLAB", "1460.000100"), 30)
+    (upload,) = h.slack.uploads_in("CLAB", "1460.000100")
+    (turn,) = h.brain.journal.turns("CLAB:1460.000100")
+    assert upload["filename"] == "answer.md" and upload["content"].decode() == turn.answers[0].text
+
+
 def test_hostile_attachments_get_a_clear_message(slack_app):
     h = slack_app(retrieval=False, max_file_mb=1)
     cases = {
@@ -215,6 +250,7 @@ def test_hostile_attachments_get_a_clear_message(slack_app):
         ),  # fmt: skip
         "png": (h.slack.host_file("plot.png", b"\x89PNG", filetype="png", mimetype="image/png"), "png file"),
         "space": (h.slack.host_file("my data.txt", "1 2 3\n"), "no spaces"),
+        "broadcast": (h.slack.host_file("<!channel>.txt", "1\n"), "`&lt;!channel&gt;.txt`"),
     }
     for n, (f, _) in enumerate(cases.values()):
         h.send.event(
@@ -224,6 +260,7 @@ def test_hostile_attachments_get_a_clear_message(slack_app):
         assert h.slack.wait_for(lambda n=n: h.slack.thread("CLAB", f"1500.00010{n}"), 30), key
         (msg,) = h.slack.thread("CLAB", f"1500.00010{n}")
         assert expected in msg.all_text(), (key, msg.all_text())
+        assert "<!channel>" not in msg.all_text()  # a file's name never becomes a Slack command
     assert not h.slack.downloads  # refused by what Slack says about them, nothing fetched
     # a binary file disguised as text is caught after download, and removed
     disguised = h.slack.host_file("data.txt", b"\x00\x01\x02ELF" * 100)
@@ -337,13 +374,16 @@ def test_per_user_rate_limit_refuses_with_a_reason(slack_app):
     assert len(h.brain.journal.turns()) == 3
 
 
-def test_web_api_rate_limits_are_retried(slack_app):
+def test_web_api_rate_limits_are_retried_except_for_progress(slack_app):
     h = slack_app()
+    h.slack.rate_limit("chat.postMessage", times=1)
     h.slack.rate_limit("chat.update", times=1)
     h.send.event(message_event(f"<@{BOT_USER}> {QUESTION}", kind="app_mention", ts="2000.000100"))
     h.answers("CLAB", "2000.000100")
-    updates = h.slack.calls_of("chat.update")
-    assert len(updates) >= 2 and updates[1].at - updates[0].at >= 1.0  # waited Retry-After, then retried
+    posts, updates = h.slack.calls_of("chat.postMessage"), h.slack.calls_of("chat.update")
+    assert len(posts) == 2 and posts[1].at - posts[0].at >= 1.0  # waited Retry-After, then retried
+    # a rate-limited progress edit is dropped, not waited for: the next edit follows at once
+    assert len(updates) >= 2 and updates[1].at - updates[0].at < 1.0
 
 
 # ------------------------------------------------------------------------------------------ access
