@@ -32,6 +32,8 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/sandbox_overhead.py
 	$(BIN)/python bench/loop_overhead.py
+	$(BIN)/python bench/slack_load.py
+	$(BIN)/python bench/slack_load.py --kind run
 
 clean:
 	rm -rf $(VENV) .mdbot .pytest_cache

@@ -20,6 +20,7 @@ EVENTS_PATH = "/slack/events"
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops a burst of events (Slack retries them a second later)
 
 
 class _QuietHandler(WSGIRequestHandler):

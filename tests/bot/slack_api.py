@@ -30,6 +30,11 @@ BOT_USER, BOT_ID, TEAM = "UMDBOT", "BMDBOT", "T0LAB"
 LOGIN_PAGE = b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # bursts of 20+ concurrent calls
+    daemon_threads = True
+
+
 @dataclass
 class Call:
     method: str
@@ -45,7 +50,8 @@ class Message:
     text: str
     blocks: list
     thread_ts: str | None
-    edits: list[dict] = field(default_factory=list)  # every chat.update, in order
+    edits: list[dict] = field(default_factory=list)  # every chat.update, in order (with "at")
+    at: float = field(default_factory=time.monotonic)  # when it was posted
 
     def all_text(self) -> str:
         """The text and every mrkdwn/plain text in the blocks."""
@@ -83,8 +89,7 @@ class MockSlack:
         self._failing: dict[str, str] = {}
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # ----------------------------------------------------------------------------------------- lifecycle
@@ -285,7 +290,7 @@ class MockSlack:
         msg = self.messages.get((p.get("channel"), p.get("ts")))
         if msg is None:
             return {"ok": False, "error": "message_not_found"}
-        msg.edits.append({"text": p.get("text", ""), "blocks": p.get("blocks") or []})
+        msg.edits.append({"text": p.get("text", ""), "blocks": p.get("blocks") or [], "at": time.monotonic()})
         msg.text, msg.blocks = p.get("text", msg.text), p.get("blocks") or msg.blocks
         return {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.text}
 

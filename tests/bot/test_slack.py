@@ -171,17 +171,8 @@ def _lj_data(cells: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-IN_LJ = """units lj
-atom_style atomic
-read_data data.lj
-velocity all create 1.5 87287 loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-neighbor 0.3 bin
-fix 1 all nvt temp 1.5 1.5 0.5
-thermo 50
-run 500
-"""
+# GOOD_LJ's system read from a data file (which holds the masses)
+IN_LJ = "units lj\natom_style atomic\nread_data data.lj\n" + GOOD_LJ[GOOD_LJ.index("velocity") :]
 
 
 @requires_bwrap

@@ -1,0 +1,131 @@
+"""The Slack layer under load: N people mention the bot at once (target: every mention acknowledged well
+within Slack's 3 s, a visible status at once, each answered exactly once).
+
+    .venv/bin/python bench/slack_load.py [--requests 20] [--workers 2] [--kind qa|run] [--json]
+
+The real Bolt app behind its real HTTP endpoint, the local Slack Web API of tests/bot/slack_api.py, and a
+real brain without a model (offline): ``qa`` answers from the knowledge base in ``--data-dir`` (the manual, if
+``make run`` ingested it; otherwise the answer says the knowledge base is empty), ``run`` attaches the demo LJ
+script (500 atoms, 500 steps) to every mention, so each request downloads a file and runs LAMMPS in the
+sandbox. Per request: the HTTP acknowledgement, the time until the status message is in the thread, the time
+until the answer replaced it, and the Web API calls it took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from tests.bot.slack_api import BOT_TOKEN, BOT_USER, SIGNING_SECRET, MockSlack, Sender, message_event  # noqa: E402
+from tests.graph.openai_server import DEMO_SCRIPT  # noqa: E402
+
+QUESTION = "What does the Tdamp parameter of the Nose-Hoover thermostat mean?"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _summary(values: list[float]) -> dict:
+    return {"p50": round(statistics.median(values), 3), "p95": round(_pct(values, 0.95), 3),
+            "max": round(max(values), 3)}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--kind", choices=("qa", "run"), default="qa")
+    ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("MDBOT_DATA_DIR", ROOT / ".mdbot")))
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    from bot.app import SlackBot
+    from bot.server import http_server
+    from bot.settings import SlackSettings
+    from graph.service import Brain
+    from graph.settings import GraphSettings
+    from retrieval.search import Searcher
+    from retrieval.settings import RetrievalSettings
+    from sandbox.settings import SandboxSettings
+
+    work = Path(tempfile.mkdtemp(prefix="mdbot-bench-slack-"))
+    searcher = Searcher(RetrievalSettings(_env_file=None, data_dir=args.data_dir))
+    try:
+        searcher.warm_up()
+        kb = "knowledge base in " + str(args.data_dir)
+    except Exception as exc:  # noqa: BLE001 - an empty knowledge base still exercises the whole path
+        kb = f"no knowledge base ({exc})"
+    brain = Brain(
+        GraphSettings(_env_file=None, data_dir=work),
+        sandbox=SandboxSettings(_env_file=None, data_dir=work),
+        models={"instruct": None, "code": None, "judge": None},
+        searcher=searcher,
+    )
+    brain.warm_up()
+    with MockSlack() as slack:
+        settings = SlackSettings(_env_file=None, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET,
+                                 api_url=slack.api_url, workers=args.workers, user_rate=1000)  # fmt: skip
+        bot = SlackBot(settings, brain)
+        server = http_server(bot.app, 0, "127.0.0.1")
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        send = Sender(f"http://127.0.0.1:{server.server_port}/slack/events", slack.base + "/response/")
+        events = []
+        for n in range(args.requests):
+            files = [slack.host_file("in.demo", DEMO_SCRIPT)] if args.kind == "run" else None
+            text = f"<@{BOT_USER}> " + ("run this" if files else QUESTION)
+            events.append(
+                message_event(text, kind="app_mention", user=f"U{n:04d}", ts=f"7000.{n:06d}", files=files)
+            )
+        calls_before = len(slack.calls)
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(args.requests) as pool:
+            acks = list(pool.map(lambda e: send.event(e), events))
+        done = slack.wait_for(lambda: all(slack.final("CLAB", e["ts"]) for e in events), 1800)
+        wall = time.monotonic() - t0
+        bot.queue.wait_idle(600)
+        status, answer, once = [], [], True
+        for e in events:
+            msgs = slack.thread("CLAB", e["ts"])
+            once = once and len(msgs) == 1 and len(slack.final("CLAB", e["ts"])) == 1
+            status.append(msgs[0].at - t0)
+            answer.append(msgs[0].edits[-1]["at"] - t0)
+        calls = len(slack.calls) - calls_before
+        server.shutdown()
+        bot.close()
+    brain.close()
+    report = {
+        "kind": args.kind, "requests": args.requests, "workers": args.workers, "knowledge": kb,
+        "all_answered": done, "each_exactly_once": once,
+        "ack_s": _summary([a[2] for a in acks]), "status_visible_s": _summary(status),
+        "answered_s": _summary(answer), "wall_s": round(wall, 2),
+        "web_api_calls_per_request": round(calls / args.requests, 1),
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(report))
+        return
+    print(f"{args.requests} concurrent {args.kind} mentions, {args.workers} worker(s); {kb}")
+    print(f"all answered: {done}; each exactly once: {once}; wall {wall:.2f} s")
+    print(f"{'':28}{'p50':>8}{'p95':>8}{'max':>8}")
+    for name, key in (("HTTP ack (s)", "ack_s"), ("status message visible (s)", "status_visible_s"),
+                      ("answer in place (s)", "answered_s")):  # fmt: skip
+        s = report[key]
+        print(f"{name:28}{s['p50']:>8.3f}{s['p95']:>8.3f}{s['max']:>8.3f}")
+    print(f"Web API calls per request: {report['web_api_calls_per_request']}")
+
+
+if __name__ == "__main__":
+    main()
