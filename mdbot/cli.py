@@ -328,6 +328,15 @@ def slack(
         brain.close()
 
 
+def _register_subcommands() -> None:
+    from mdbot.finetune_cli import app as finetune_app
+
+    app.add_typer(finetune_app, name="finetune")
+
+
+_register_subcommands()
+
+
 def _search_batch(searcher, path: Path, k: int) -> None:
     if not path.is_file():
         _fail(f"batch file not found: {path}", 2, False)
