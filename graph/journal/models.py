@@ -31,7 +31,9 @@ class Interaction(Base):
     channel: Mapped[str | None] = mapped_column(String(100), index=True)
     source: Mapped[str] = mapped_column(String(20), default="cli")  # cli, chat, slack, eval
     text: Mapped[str] = mapped_column(Text)
-    files: Mapped[list] = mapped_column(JSON, default=list)  # names of the files attached in the thread
+    files: Mapped[dict | list] = mapped_column(
+        JSON, default=dict
+    )  # {name: path} in the thread (old rows: [name])
     intent: Mapped[str | None] = mapped_column(String(20), index=True)
     route_reason: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(String(20), index=True)

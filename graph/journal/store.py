@@ -88,7 +88,7 @@ class Journal:
             channel=channel,
             source=source,
             text=text,
-            files=sorted(state.get("files", {}) or {}),
+            files=dict(sorted((state.get("files") or {}).items())),  # name -> absolute path (finetune)
             intent=state.get("intent"),
             route_reason=state.get("route_reason"),
             outcome="error" if error else state.get("outcome"),
