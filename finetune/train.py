@@ -1,0 +1,279 @@
+"""The three training stages on exported data, each a LoRA adapter through PEFT and a TRL trainer.
+
+- ``cpt``: causal-LM loss on ``cpt.train.jsonl`` (manual and lab text, scripts that ran healthily).
+- ``sft``: TRL ``SFTTrainer`` on the chat pairs of ``sft.train.jsonl`` plus the repair examples of
+  ``recycled.train.jsonl`` (failed script + error → the fix).
+- ``grpo``: TRL ``GRPOTrainer`` on ``grpo.train.jsonl`` with :class:`finetune.rewards.ScriptReward`: several
+  completions per prompt, each run in the sandbox. Afterwards the low-reward completions are recycled:
+  where another completion of the same task scored well, (failed script + its error → the good script)
+  becomes a repair example in ``<out>/recycled.train.jsonl`` for the next SFT round; tasks nobody solved are
+  listed in ``<out>/hard_prompts.jsonl``.
+
+Each stage writes ``<out>/adapter`` (and ``<out>/merged`` with ``merge``), ``<out>/metrics.json`` (the
+trainer's log: loss, reward mean/std, pass rates) and returns the ``vllm serve`` line that serves it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from finetune.config import Stage, TrainConfig
+
+log = logging.getLogger(__name__)
+INPUTS: dict[str, list[str]] = {"cpt": ["cpt"], "sft": ["sft", "recycled"], "grpo": ["grpo"]}
+
+
+class NoData(ValueError):
+    """The export has nothing for this stage; the message says what would produce some."""
+
+
+@dataclass
+class StageReport:
+    stage: str
+    steps: int
+    examples: int
+    losses: list[float]
+    adapter: str
+    merged: str | None
+    serve: str
+    base_model: str
+    rewards: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _records(data: Path, names: list[str]) -> list[dict]:
+    out = []
+    for name in names:
+        path = data / f"{name}.train.jsonl"
+        if path.is_file():
+            out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return out
+
+
+def _lora(cfg: TrainConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.lora.r,
+        lora_alpha=cfg.lora.alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules=cfg.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _common(cfg: TrainConfig, out: Path) -> dict[str, Any]:
+    import torch
+
+    return {
+        "output_dir": str(out / "checkpoints"),
+        "max_steps": cfg.max_steps,
+        "per_device_train_batch_size": cfg.batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum,
+        "learning_rate": cfg.learning_rate,
+        "logging_steps": cfg.logging_steps,
+        "save_strategy": "no",
+        "report_to": "none",
+        "seed": cfg.seed,
+        "bf16": cfg.bf16,
+        "use_cpu": not torch.cuda.is_available(),
+        "disable_tqdm": True,
+    }
+
+
+class _Progress:
+    """A TrainerCallback that prints one line per log event (loss, reward) to stderr."""
+
+    def __init__(self, stage: str, echo: Callable[[str], None]):
+        from transformers import TrainerCallback
+
+        outer = self
+
+        class Callback(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                logs = logs or {}
+                keys = ("loss", "reward", "reward_std", "learning_rate")
+                shown = ", ".join(f"{k} {logs[k]:.4g}" for k in keys if isinstance(logs.get(k), int | float))
+                if shown:
+                    outer.echo(f"{outer.stage} step {state.global_step}/{state.max_steps}: {shown}")
+
+        self.stage, self.echo, self.callback = stage, echo, Callback()
+
+
+def train(
+    stage: Stage, cfg: TrainConfig, data_dir: Path, echo: Callable[[str], None] | None = None
+) -> StageReport:
+    """Run one stage; ``data_dir`` is mdbot's data directory (the prepared smoke model is cached there)."""
+    echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+    records = _records(cfg.data, INPUTS[stage])
+    if not records:
+        raise NoData(
+            f"no {stage} examples in {cfg.data} ({', '.join(f'{n}.train.jsonl' for n in INPUTS[stage])}); "
+            "run `mdbot finetune export` after the bot has answered, run scripts and received 👍"
+        )
+    from finetune import models
+
+    model, tokenizer, base_path = models.load(cfg.base_model, data_dir, cfg.bf16)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = _Progress(stage, echo)
+    echo(
+        f"{stage}: {len(records)} example(s), base {cfg.base_model}, {cfg.max_steps} step(s), profile {cfg.profile}"
+    )
+    reward = None
+    if stage == "grpo":
+        trainer, reward = _grpo_trainer(cfg, model, tokenizer, records, out, progress)
+    else:
+        trainer = _sft_trainer(stage, cfg, model, tokenizer, records, out, progress)
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # stdout is for the result; progress goes to ``echo``
+    trainer.train()
+    adapter = out / "adapter"
+    trainer.model.save_pretrained(str(adapter))
+    tokenizer.save_pretrained(str(adapter))
+    history = trainer.state.log_history
+    losses = [float(h["loss"]) for h in history if "loss" in h]
+    (out / "metrics.json").write_text(
+        json.dumps({"stage": stage, "config": cfg.to_dict(), "log": history}, indent=1, default=str)
+    )
+    merged = None
+    if cfg.merge:
+        merged = str(out / "merged")
+        trainer.model.merge_and_unload().save_pretrained(merged)
+        tokenizer.save_pretrained(merged)
+    rewards = _recycle(reward, cfg, out) if reward is not None else {}
+    serve = serve_line(base_path, cfg.adapter_name, adapter, cfg.lora.r)
+    return StageReport(
+        stage,
+        trainer.state.global_step,
+        len(records),
+        losses,
+        str(adapter),
+        merged,
+        serve,
+        base_path,
+        rewards,
+    )
+
+
+def serve_line(base: str, name: str, adapter: Path, rank: int) -> str:
+    return f"vllm serve {base} --enable-lora --lora-modules {name}={adapter.resolve()} --max-lora-rank {max(rank, 8)}"
+
+
+def _sft_trainer(stage, cfg, model, tokenizer, records, out, progress):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    if stage == "cpt":
+        data = Dataset.from_list([{"text": r["text"]} for r in records if r.get("text")])
+        extra = {"dataset_text_field": "text", "completion_only_loss": False}
+    else:
+        data = Dataset.from_list([{"messages": r["messages"]} for r in records if r.get("messages")])
+        extra = {}
+    args = SFTConfig(**_common(cfg, out), max_length=cfg.max_length, packing=False, **extra)
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=data,
+        processing_class=tokenizer,
+        peft_config=_lora(cfg),
+        callbacks=[progress.callback],
+    )
+
+
+def _grpo_trainer(cfg, model, tokenizer, records, out, progress):
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from finetune.rewards import ScriptReward
+
+    rows = []
+    for r in records:
+        prompt = list(r["prompt"])
+        if cfg.prefill:  # the assistant's reply starts with this (format nudge for small models)
+            prompt.append({"role": "assistant", "content": cfg.prefill})
+        rows.append({"prompt": prompt, "task": r.get("task", ""), "files": json.dumps(r.get("files") or {})})
+    reward = ScriptReward(weights=cfg.reward, workers=cfg.reward_workers, timeout_s=cfg.reward_timeout_s)
+    args = GRPOConfig(
+        **_common(cfg, out),
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        beta=cfg.beta,
+        use_vllm=cfg.use_vllm,
+        log_completions=False,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=_lora(cfg),
+        callbacks=[progress.callback],
+    )
+    return trainer, reward
+
+
+def _recycle(reward, cfg: TrainConfig, out: Path) -> dict[str, Any]:
+    """Low-reward completions become repair examples (when a sibling completion solved the task) or hard
+    prompts; returns reward statistics for the report."""
+    from finetune.formats import CODE_SYSTEM, code_reply
+
+    history = reward.history
+    values = [h["reward"] for h in history]
+    by_task: dict[str, list[dict]] = {}
+    for h in history:
+        by_task.setdefault(h["task"], []).append(h)
+    repairs, hard = [], []
+    for task, items in by_task.items():
+        best = max(items, key=lambda h: h["reward"])
+        for h in items:
+            if h["reward"] >= cfg.recycle_below or not h["script"]:
+                continue
+            if best["reward"] >= cfg.recycle_below and best["script"] and best["script"] != h["script"]:
+                err = h.get("error") or {}
+                user = (
+                    f"{task}\n\nThis script fails:\n```lammps\n{h['script'].rstrip()}\n```\n"
+                    f"Error: {err.get('message', h['status'])}"
+                    + (
+                        f"\nOffending command (line {err.get('line')}): {err['command']}"
+                        if err.get("command")
+                        else ""
+                    )
+                )
+                repairs.append(
+                    {"id": f"grpo-repair-{len(repairs)}", "kind": "repair",
+                     "messages": [{"role": "system", "content": CODE_SYSTEM}, {"role": "user", "content": user},
+                                  {"role": "assistant", "content": code_reply(best["script"])}]}
+                )  # fmt: skip
+        if best["reward"] < cfg.recycle_below:
+            hard.append({"task": task, "best_reward": best["reward"], "status": best["status"]})
+    (out / "recycled.train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in repairs))
+    (out / "hard_prompts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in hard))
+    mean = sum(values) / len(values) if values else 0.0
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) if values else 0.0
+    statuses = [h["status"] for h in history]
+    return {
+        "completions": len(values),
+        "mean": round(mean, 4),
+        "std": round(std, 4),
+        "script_rate": round(sum(s != "no_script" for s in statuses) / len(statuses), 3) if statuses else 0.0,
+        "check_pass_rate": round(sum(h["components"].get("check") == 1.0 for h in history) / len(history), 3)
+        if history
+        else 0.0,
+        "run_pass_rate": round(sum(s == "ok" for s in statuses) / len(statuses), 3) if statuses else 0.0,
+        "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
+        "recycled": len(repairs),
+        "hard_prompts": len(hard),
+    }

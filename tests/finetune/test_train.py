@@ -1,0 +1,106 @@
+"""CPT, SFT and GRPO, two optimizer steps each on CPU with the smoke profile (SmolLM2-135M + LoRA)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from tests.conftest import requires_bwrap
+from tests.graph.fakes import GOOD_LJ
+
+pytest.importorskip("trl")
+SYSTEM = "You write LAMMPS input scripts. Reply with the complete script in one ```lammps block."
+TASKS = [
+    "Write a LAMMPS script for an LJ liquid at T*=1.5 in NVT",
+    "Write a LAMMPS script for an fcc LJ crystal at T*=0.5",
+]
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """mdbot's data directory with the smoke model prepared once for all training tests."""
+    from finetune.models import smoke_model
+
+    root = tmp_path_factory.mktemp("ft-data")
+    smoke_model(root / "models")
+    return root
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    d = tmp_path / "export"
+    d.mkdir()
+
+    def write(name, rows):
+        (d / f"{name}.train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write("cpt", [{"id": "1", "text": "fix nvt integrates with a Nose-Hoover thermostat; Tdamp is its damping time.", "kind": "manual"},
+                  {"id": "2", "text": GOOD_LJ, "kind": "script"}])  # fmt: skip
+    chat = lambda u, a: [  # noqa: E731
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": u},
+        {"role": "assistant", "content": a},
+    ]
+    write("sft", [{"id": "s1", "kind": "code", "messages": chat(TASKS[0], f"```lammps\n{GOOD_LJ}```")}])
+    write("recycled", [{"id": "r1", "kind": "repair", "messages": chat(TASKS[0] + "\nThis fails: fix 1 all nvt temperature", f"```lammps\n{GOOD_LJ}```")}])  # fmt: skip
+    write("grpo", [{"id": f"g{i}", "task": t, "files": {}, "prompt": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": t}]}
+                   for i, t in enumerate(TASKS)])  # fmt: skip
+    return d
+
+
+def _config(dataset, tmp_path, stage):
+    from finetune.config import load_config
+
+    return load_config("cpu-smoke", data=dataset, out=tmp_path / f"out-{stage}")
+
+
+def _reloads(adapter, model_cache):
+    from peft import PeftModel
+
+    from finetune import models
+
+    base, tokenizer, _ = models.load("smollm2-135m", model_cache)
+    model = PeftModel.from_pretrained(base, str(adapter))
+    ids = tokenizer("units lj", return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=2, do_sample=False)
+    return out.shape[1] == ids["input_ids"].shape[1] + 2
+
+
+@pytest.mark.parametrize("stage", ["cpt", "sft"])
+def test_cpt_and_sft_two_steps(stage, dataset, tmp_path, model_cache):
+    from finetune.train import train
+
+    lines = []
+    report = train(stage, _config(dataset, tmp_path, stage), model_cache, echo=lines.append)
+    assert (
+        report.steps == 2
+        and len(report.losses) == 2
+        and all(math.isfinite(x) and x > 0 for x in report.losses)
+    )
+    assert report.examples == 2  # cpt: two texts; sft: the pair and the recycled repair
+    assert any(f"{stage} step 2/2: loss" in line for line in lines)  # progress was reported
+    assert (tmp_path / f"out-{stage}" / "adapter" / "adapter_config.json").is_file()
+    assert "--enable-lora --lora-modules md-code=" in report.serve
+    assert _reloads(report.adapter, model_cache)
+
+
+@requires_bwrap
+def test_grpo_two_steps_with_sandbox_rewards_and_recycling(dataset, tmp_path, model_cache):
+    from finetune.train import train
+
+    report = train("grpo", _config(dataset, tmp_path, "grpo"), model_cache, echo=lambda line: None)
+    assert report.steps == 2 and all(math.isfinite(x) for x in report.losses)
+    r = report.rewards
+    assert r["completions"] == 2 * 2  # 2 steps × a batch of 2 completions (one prompt, 2 generations)
+    assert r["script_rate"] > 0  # completions became scripts and went through the real sandbox
+    assert set(r["statuses"]) - {"no_script"}
+    assert 0.0 <= r["mean"] <= 1.0
+    out = tmp_path / "out-grpo"
+    hard = [json.loads(x) for x in (out / "hard_prompts.jsonl").read_text().splitlines()]
+    assert {h["task"] for h in hard} <= set(TASKS)
+    assert (out / "recycled.train.jsonl").exists()
+    log = json.loads((out / "metrics.json").read_text())["log"]
+    assert any("reward" in entry for entry in log)
+    assert _reloads(report.adapter, model_cache)
