@@ -53,8 +53,10 @@ CODE_KEYS = ("standrd_code", "standard_code", "code", "completion", "reference",
 # Slack's markup for users, channels and groups; the export replaces them unless --keep-users.
 MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 CHANNEL = re.compile(r"<#[CGD][A-Z0-9]+(?:\|([^>]*))?>")
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 SUBTEAM = re.compile(r"<!subteam\^[A-Z0-9]+(?:\|[^>]*)?>")
-CITATION = re.compile(r"[ \t]?(?:\[\d{1,3}\])+")
+CITATION = re.compile(r"(?<![\w\]])[ \t]?(?:\[\d{1,3}\])+")
+CODE_SPAN = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
 REMOVED_NOTE = "⚠️ Removed from this answer"
 
 
@@ -107,8 +109,12 @@ def mask_url(url: str | None) -> str | None:
 
 
 def scrub(text: str) -> str:
-    """Slack user, channel and group references replaced by neutral words."""
+    """Slack user, channel and group references and e-mail addresses replaced by neutral words.
+
+    A mention that opens the message only addresses someone (often the bot), so it goes altogether."""
+    text = re.sub(rf"^\s*(?:{MENTION.pattern}[\s,:]*)+", "", text)
     text = MENTION.sub("@user", text)
+    text = EMAIL.sub("someone@example.org", text)
     text = CHANNEL.sub(lambda m: f"#{m.group(1)}" if m.group(1) else "#channel", text)
     return SUBTEAM.sub("@group", text)
 
@@ -119,7 +125,12 @@ def clean_answer(text: str) -> str:
     The SFT prompt carries no numbered passages, so ``[1]`` would teach the model to cite nothing; the
     ⚠️ note is the bot's post-processing, not something the model should learn to write."""
     body = text.split(REMOVED_NOTE, 1)[0]
-    return CITATION.sub("", body).strip()
+    parts = CODE_SPAN.split(body)  # odd parts are code: `c_msd[4]` is not a citation
+    for i in range(0, len(parts), 2):
+        prose = CITATION.sub("", parts[i])
+        prose = re.sub(r"[ \t]+([.,;:!?])", r"\1", prose)  # what a removed marker leaves behind
+        parts[i] = re.sub(r"(?<=\S)[ \t]{2,}", " ", prose)
+    return "".join(parts).strip()
 
 
 def _hash(text: str) -> str:
@@ -532,7 +543,7 @@ def export(opts: ExportOptions) -> dict:
 def _kinds(col: Collector) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for name in NAMES:
-        kinds = Counter(r.get("kind", name) for r in col.records[name].values())
+        kinds = Counter(r["kind"] for r in col.records[name].values() if "kind" in r)
         out[name] = dict(sorted(kinds.items()))
     return out
 
