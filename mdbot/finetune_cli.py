@@ -131,3 +131,136 @@ def _print_counts(manifest: dict) -> None:
             f"import {imp['file']}: {imp['pairs']} pairs" + (f", bad lines: {bad}" if bad else ""),
             highlight=False,
         )
+
+
+# ------------------------------------------------------------------------------------------------ reward
+@app.command()
+def reward(
+    script: Annotated[Path, typer.Argument(help="A LAMMPS input, or a model reply containing one.")],
+    task: Annotated[str, typer.Option("--task", help="The request (used by the judge, if one is set).")] = "",
+    file: Annotated[
+        Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
+        typer.Option("--file", "-f", help="Input file to stage into the job (data, potential, …)."),
+    ] = None,
+    judge: Annotated[
+        bool, typer.Option("--judge", help="Add the judge model's task score (MDBOT_LLM_JUDGE_*).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """Score one script with the GRPO reward (real sandbox runs; see README → The learning loop)."""
+    if not script.is_file():
+        _fail(f"script not found: {script}", 2, as_json)
+    for f in file or []:
+        if not f.is_file():
+            _fail(f"file not found: {f}", 2, as_json)
+    from finetune.rewards import ScriptReward
+
+    judge_model = None
+    if judge:
+        from graph.models import chat_model
+
+        judge_model = chat_model("judge")
+        if judge_model is None:
+            _fail(
+                "--judge needs a judge endpoint (MDBOT_LLM_JUDGE_BASE_URL or MDBOT_LLM_INSTRUCT_BASE_URL)",
+                2,
+                as_json,
+            )
+    text = script.read_text(errors="replace")
+    result = ScriptReward(judge=judge_model).score(text, task, {f.name: str(f.resolve()) for f in file or []})
+    if as_json:
+        print(json.dumps(result.to_dict()))
+        return
+    parts = "  ".join(f"{k} {v:g}" for k, v in result.components.items() if v is not None)
+    print(f"reward {result.reward:.3f}  ({result.status})  {parts}")
+    if result.error:
+        print(
+            f"error: {result.error.get('message')}"
+            + (f" — {result.error['command']}" if result.error.get("command") else "")
+        )
+
+
+# ------------------------------------------------------------------------------------------------ training
+def _train(
+    stage: str, data: Path, out: Path, profile: str, config: Path | None, overrides: dict, as_json: bool
+) -> None:
+    from finetune.config import load_config
+
+    if not data.is_dir():
+        _fail(f"no export at {data}: run `mdbot finetune export --out {data}` first", 2, as_json)
+    if config is not None and not config.is_file():
+        _fail(f"config file not found: {config}", 2, as_json)
+    try:
+        cfg = load_config(profile, config, data=data, out=out, **overrides)
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc), 2, as_json)
+    from finetune.models import ModelUnavailable
+    from finetune.train import NoData, train
+    from graph.settings import GraphSettings
+
+    try:
+        report = train(stage, cfg, GraphSettings().data_dir)  # type: ignore[arg-type]
+    except (NoData, ModelUnavailable) as exc:
+        _fail(str(exc), 2, as_json)
+    if as_json:
+        print(json.dumps(report.to_dict()))
+        return
+    losses = ", ".join(f"{x:.4g}" for x in report.losses)
+    print(f"{stage}: {report.steps} step(s) on {report.examples} example(s); loss {losses}")
+    if report.rewards:
+        r = report.rewards
+        print(
+            f"reward mean {r['mean']} ± {r['std']} over {r['completions']} completions; scripts {r['script_rate']:.0%}, "
+            f"check pass {r['check_pass_rate']:.0%}, run pass {r['run_pass_rate']:.0%}; "
+            f"{r['recycled']} recycled into {out / 'recycled.train.jsonl'}, {r['hard_prompts']} hard prompt(s)"
+        )
+    print(f"adapter: {report.adapter}" + (f"\nmerged model: {report.merged}" if report.merged else ""))
+    print(f"serve it with:\n  {report.serve}")
+
+
+def _stage_command(stage: str, summary: str):
+    def command(
+        data: Annotated[
+            Path, typer.Option("--data", help="Directory written by `mdbot finetune export`.")
+        ] = Path("finetune-data"),
+        out: Annotated[Path, typer.Option("--out", help="Where the adapter, metrics and logs go.")] = Path(
+            f"finetune-{stage}"
+        ),
+        profile: Annotated[str, typer.Option("--profile", help="cpu-smoke (default) or gpu.")] = "cpu-smoke",
+        config: Annotated[
+            Optional[Path],  # noqa: UP045
+            typer.Option("--config", help="YAML file with any TrainConfig field (lora:, reward: nested)."),
+        ] = None,
+        base_model: Annotated[
+            Optional[str],  # noqa: UP045
+            typer.Option("--base-model", help="HF id or path (default by profile)."),
+        ] = None,
+        max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Optimizer steps.")] = None,  # noqa: UP045
+        name: Annotated[
+            Optional[str],  # noqa: UP045
+            typer.Option("--name", help="Adapter name for vLLM (default md-code)."),
+        ] = None,
+        merge: Annotated[bool, typer.Option("--merge", help="Also save the merged model.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    ) -> None:
+        overrides = {
+            "base_model": base_model,
+            "max_steps": max_steps,
+            "adapter_name": name,
+            "merge": merge or None,
+        }
+        _train(stage, data, out, profile, config, overrides, as_json)
+
+    command.__doc__ = summary
+    return command
+
+
+app.command("cpt")(_stage_command("cpt", "Continued pre-training (causal LM, LoRA) on cpt.train.jsonl."))
+app.command("sft")(
+    _stage_command("sft", "Supervised fine-tuning (TRL SFTTrainer, LoRA) on sft + recycled pairs.")
+)
+app.command("grpo")(
+    _stage_command(
+        "grpo", "MD-GRPO (TRL GRPOTrainer, LoRA) with LAMMPS execution in the sandbox as the reward."
+    )
+)

@@ -1,0 +1,63 @@
+"""The learning loop end to end, as an operator runs it: real graph turns fill a journal, then
+``mdbot finetune export`` → ``cpt`` → ``sft`` → ``grpo`` (smoke profile, 2 steps each) in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import requires_bwrap
+from tests.finetune.test_train import model_cache  # noqa: F401 - the prepared smoke model, shared
+from tests.graph.fakes import BROKEN_LJ, GOOD_LJ, lammps, model
+
+pytest.importorskip("trl")
+MDBOT = Path(sys.executable).with_name("mdbot")
+TASK = "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT"
+
+
+def _mdbot(*args: str, data_dir: Path, cwd: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MDBOT_")}
+    env |= {"MDBOT_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.run(
+        [str(MDBOT), *args, "--json"], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)  # exactly one JSON document
+
+
+@requires_bwrap
+def test_export_cpt_sft_grpo_end_to_end(make_brain, model_cache, tmp_path):  # noqa: F811
+    # a repaired generate turn (→ sft code pair, cpt script, recycled repair, grpo prompt), rated 👍
+    brain = make_brain(code=model(lammps(BROKEN_LJ), lammps(GOOD_LJ)), retrieval=False)
+    turn = brain.ask(TASK, user_id="UALICE", channel="CLAB", source="slack")
+    assert turn.outcome == "success"
+    brain.feedback(turn.turn_id, 1, "UBOB")
+    journal = brain.settings.journal_url
+
+    export = tmp_path / "export"
+    manifest = _mdbot("finetune", "export", "--out", str(export), "--journal", journal, "--no-knowledge",
+                      "--heldout", "0", data_dir=model_cache, cwd=tmp_path)  # fmt: skip
+    counts = manifest["counts"]
+    assert counts["sft"]["train"] >= 1 and counts["grpo"]["train"] >= 1 and counts["recycled"]["train"] >= 1
+    assert counts["cpt"]["train"] >= 1
+    assert "UALICE" not in "".join(p.read_text() for p in export.glob("*.jsonl"))  # users stripped
+
+    reports = {}
+    for stage in ("cpt", "sft", "grpo"):
+        reports[stage] = _mdbot("finetune", stage, "--data", str(export), "--out", str(tmp_path / stage),
+                                "--max-steps", "2", data_dir=model_cache, cwd=tmp_path)  # fmt: skip
+        r = reports[stage]
+        assert r["steps"] == 2 and all(math.isfinite(x) for x in r["losses"])
+        assert Path(r["adapter"], "adapter_model.safetensors").is_file()
+        assert (
+            r["serve"].startswith("vllm serve ") and f"md-code={tmp_path / stage / 'adapter'}" in r["serve"]
+        )
+    rewards = reports["grpo"]["rewards"]
+    assert rewards["completions"] == 4 and 0.0 <= rewards["mean"] <= 1.0  # every completion was scored
+    # (that the smoke model's completions reach the sandbox is shown in test_train with fixed prompts)
