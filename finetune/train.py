@@ -228,7 +228,7 @@ def _grpo_trainer(cfg, model, tokenizer, records, out, progress):
 def _recycle(reward, cfg: TrainConfig, out: Path) -> dict[str, Any]:
     """Low-reward completions become repair examples (when a sibling completion solved the task) or hard
     prompts; returns reward statistics for the report."""
-    from finetune.formats import CODE_SYSTEM, code_reply
+    from finetune.formats import format_error, repair_example
 
     history = reward.history
     values = [h["reward"] for h in history]
@@ -242,21 +242,9 @@ def _recycle(reward, cfg: TrainConfig, out: Path) -> dict[str, Any]:
             if h["reward"] >= cfg.recycle_below or not h["script"]:
                 continue
             if best["reward"] >= cfg.recycle_below and best["script"] and best["script"] != h["script"]:
-                err = h.get("error") or {}
-                user = (
-                    f"{task}\n\nThis script fails:\n```lammps\n{h['script'].rstrip()}\n```\n"
-                    f"Error: {err.get('message', h['status'])}"
-                    + (
-                        f"\nOffending command (line {err.get('line')}): {err['command']}"
-                        if err.get("command")
-                        else ""
-                    )
-                )
-                repairs.append(
-                    {"id": f"grpo-repair-{len(repairs)}", "kind": "repair",
-                     "messages": [{"role": "system", "content": CODE_SYSTEM}, {"role": "user", "content": user},
-                                  {"role": "assistant", "content": code_reply(best["script"])}]}
-                )  # fmt: skip
+                problem = format_error(h.get("error"), [] if h.get("error") else [f"status {h['status']}"])
+                example = repair_example(task, h["script"], problem, best["script"])
+                repairs.append({"id": f"grpo-repair-{len(repairs)}", **example})
         if best["reward"] < cfg.recycle_below:
             hard.append({"task": task, "best_reward": best["reward"], "status": best["status"]})
     (out / "recycled.train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in repairs))

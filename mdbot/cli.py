@@ -364,3 +364,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+
+
+if __name__ == "__main__":  # python -m mdbot.cli (e.g. under accelerate launch)
+    main()

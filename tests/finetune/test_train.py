@@ -104,3 +104,35 @@ def test_grpo_two_steps_with_sandbox_rewards_and_recycling(dataset, tmp_path, mo
     log = json.loads((out / "metrics.json").read_text())["log"]
     assert any("reward" in entry for entry in log)
     assert _reloads(report.adapter, model_cache)
+
+
+def test_recycling_turns_failed_siblings_into_repairs_and_lists_hard_prompts(tmp_path):
+    from finetune.config import load_config
+    from finetune.train import _recycle
+
+    def h(task, reward, status, script, error=None):
+        return {"task": task, "prompt": None, "reward": reward, "status": status, "script": script,
+                "error": error, "components": {"check": 1.0 if status == "ok" else 0.0}}  # fmt: skip
+
+    class History:
+        history = [
+            h("solved", 1.0, "ok", GOOD_LJ),
+            h("solved", 0.1, "check_error", "units lj\nfix 1 all nvt temperature 1 1 1\n",
+              {"message": "Unknown fix nvt keyword: temperature", "command": "fix 1 all nvt temperature 1 1 1", "line": 2}),
+            h("unsolved", 0.1, "check_error", "units lj\nbogus\n", {"message": "Unknown command: bogus"}),
+            h("unsolved", 0.0, "no_script", None),
+        ]  # fmt: skip
+
+    stats = _recycle(History(), load_config("cpu-smoke"), tmp_path)
+    assert stats["recycled"] == 1 and stats["hard_prompts"] == 1 and stats["completions"] == 4
+    assert (
+        stats["mean"] == pytest.approx(0.3)
+        and stats["script_rate"] == 0.75
+        and stats["run_pass_rate"] == 0.25
+    )
+    (repair,) = [json.loads(x) for x in (tmp_path / "recycled.train.jsonl").read_text().splitlines()]
+    user, answer = repair["messages"][1]["content"], repair["messages"][2]["content"]
+    assert "Unknown fix nvt keyword: temperature" in user and "temperature 1 1 1" in user
+    assert answer == f"```lammps\n{GOOD_LJ.strip()}\n```" and repair["kind"] == "repair"
+    (hard,) = [json.loads(x) for x in (tmp_path / "hard_prompts.jsonl").read_text().splitlines()]
+    assert hard["task"] == "unsolved"
