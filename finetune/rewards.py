@@ -167,7 +167,7 @@ class ScriptReward:
         from sandbox.jobs import JobInputError, check, run
 
         comps: dict[str, float | None] = {"check": 0.0, "run": 0.0, "health": 0.0}
-        staged = [Path(p) for p in files.values() if Path(p).is_file()]
+        staged = [Path(p) for p in files.values() if p and Path(p).is_file()]  # older datasets pad with None
         workdirs: list[str] = []
         try:
             try:
