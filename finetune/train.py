@@ -15,6 +15,7 @@ trainer's log: loss, reward mean/std, pass rates) and returns the ``vllm serve``
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
@@ -204,13 +205,16 @@ def _grpo_trainer(cfg, model, tokenizer, records, out, progress):
             prompt.append({"role": "assistant", "content": cfg.prefill})
         rows.append({"prompt": prompt, "task": r.get("task", ""), "files": json.dumps(r.get("files") or {})})
     reward = ScriptReward(weights=cfg.reward, workers=cfg.reward_workers, timeout_s=cfg.reward_timeout_s)
+    use_vllm = cfg.use_vllm and importlib.util.find_spec("vllm") is not None
+    if cfg.use_vllm and not use_vllm:
+        log.warning("vLLM is not installed: GRPO generates with transformers (pip install vllm for speed)")
     args = GRPOConfig(
         **_common(cfg, out),
         num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature,
         beta=cfg.beta,
-        use_vllm=cfg.use_vllm,
+        use_vllm=use_vllm,
         log_completions=False,
     )
     trainer = GRPOTrainer(
