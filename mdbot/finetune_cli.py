@@ -148,7 +148,7 @@ def reward(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Score one script with the GRPO reward (real sandbox runs; see README → The learning loop)."""
-    if not script.is_file():
+    if not script.exists() or script.is_dir():  # a pipe (<(…)) is fine
         _fail(f"script not found: {script}", 2, as_json)
     for f in file or []:
         if not f.is_file():
