@@ -264,7 +264,10 @@ def _recycle(reward, cfg: TrainConfig, out: Path) -> dict[str, Any]:
         "check_pass_rate": round(sum(h["components"].get("check") == 1.0 for h in history) / len(history), 3)
         if history
         else 0.0,
-        "run_pass_rate": round(sum(s == "ok" for s in statuses) / len(statuses), 3) if statuses else 0.0,
+        # ran to completion with time advancing (a set-up-only script that "runs" does not count)
+        "run_pass_rate": round(sum(h["components"].get("run") == 1.0 for h in history) / len(history), 3)
+        if history
+        else 0.0,
         "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
         "recycled": len(repairs),
         "hard_prompts": len(hard),

@@ -112,7 +112,7 @@ def test_recycling_turns_failed_siblings_into_repairs_and_lists_hard_prompts(tmp
 
     def h(task, reward, status, script, error=None):
         return {"task": task, "prompt": None, "reward": reward, "status": status, "script": script,
-                "error": error, "components": {"check": 1.0 if status == "ok" else 0.0}}  # fmt: skip
+                "error": error, "components": {"check": 1.0 if status == "ok" else 0.0, "run": 1.0 if status == "ok" else 0.0}}  # fmt: skip
 
     class History:
         history = [
