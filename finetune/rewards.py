@@ -92,8 +92,9 @@ def find_script(text: str) -> tuple[str | None, float]:
 class ScriptReward:
     """Callable as a TRL reward function: ``reward(prompts, completions, **columns) -> list[float]``.
 
-    Dataset columns ``task`` (the request, for the judge) and ``files`` ({name: path} staged into each job)
-    arrive as keyword lists, one entry per completion."""
+    Dataset columns ``task`` (the request, for the judge), ``files`` ({name: path} staged into each job) and
+    ``prefill`` (the start of the reply that the prompt already contains) arrive as keyword lists, one entry
+    per completion."""
 
     weights: RewardWeights = field(default_factory=RewardWeights)
     sandbox: Any = None  # sandbox.settings.SandboxSettings; default from the environment
@@ -123,10 +124,8 @@ class ScriptReward:
             json.loads(f) if isinstance(f, str) else f
             for f in columns.get("files") or [{}] * len(completions)
         ]
-        texts = [
-            _prefill(p) + completion_text(c)
-            for p, c in zip(prompts or [None] * len(completions), completions, strict=False)
-        ]
+        prefills = columns.get("prefill") or [_prefill(p) for p in prompts or [None] * len(completions)]
+        texts = [(pre or "") + completion_text(c) for pre, c in zip(prefills, completions, strict=False)]
         results = self.score_many(texts, tasks, files)
         for prompt, task, result in zip(prompts or [None] * len(results), tasks, results, strict=False):
             self.history.append(
@@ -154,7 +153,13 @@ class ScriptReward:
             if hit is not None:
                 self._cache.move_to_end(key)
         if hit is None:
-            hit = self._execute(script, task, files)
+            try:
+                hit = self._execute(script, task, files)
+            except Exception as exc:  # noqa: BLE001 - one broken job must not end a training run
+                log.exception("reward: the sandbox failed on a completion")
+                return self._result(
+                    {"format": fmt}, "internal_error", {"message": f"{type(exc).__name__}: {exc}"}, script
+                )
             with self._lock:
                 self._cache[key] = hit
                 while len(self._cache) > self.cache_size:
@@ -182,7 +187,7 @@ class ScriptReward:
             comps["check"] = 1.0
             ran = run(script, staged, settings=self.sandbox, timeout=self.timeout_s, pictures_ok=False)
             workdirs.append(ran.workdir or "")
-            if ran.status == "ok" and ran.final_step is not None:  # it ran, and time advanced
+            if ran.status == "ok" and _advanced(ran):  # it ran, and time advanced
                 comps["run"] = 1.0
                 comps["health"] = 1.0 if ran.health.ok else 0.0
             if self.weights.judge and self.judge is not None and ran.status == "ok":
@@ -229,6 +234,18 @@ class ScriptReward:
         if not weights["judge"]:
             full["judge"] = None
         return RewardResult(reward=reward, components=full, status=status, error=error, script=script)
+
+
+def _advanced(result) -> bool:
+    """Whether a run or minimize took at least one step: some thermo table's Step grew (``run 0`` and a
+    script without any run print at most one row per table)."""
+    for table in result.thermo:
+        if "Step" in table.columns and len(table.rows) >= 2:
+            i = table.columns.index("Step")
+            first, last = table.rows[0][i], table.rows[-1][i]
+            if first is not None and last is not None and last > first:
+                return True
+    return False
 
 
 def _err(result) -> dict | None:

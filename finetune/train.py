@@ -46,6 +46,7 @@ class StageReport:
     serve: str
     base_model: str
     rewards: dict[str, Any] = field(default_factory=dict)
+    main: bool = True  # rank 0 of a multi-process (accelerate) run: the one that writes and reports
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -121,6 +122,9 @@ def train(
             f"no {stage} examples in {cfg.data} ({', '.join(f'{n}.train.jsonl' for n in INPUTS[stage])}); "
             "run `mdbot finetune export` after the bot has answered, run scripts and received 👍"
         )
+    import os
+
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")  # stdout carries the --json report
     from finetune import models
 
     model, tokenizer, base_path = models.load(cfg.base_model, data_dir, cfg.bf16)
@@ -139,11 +143,26 @@ def train(
 
     trainer.remove_callback(PrinterCallback)  # stdout is for the result; progress goes to ``echo``
     trainer.train()
+    accelerator = getattr(trainer, "accelerator", None)
+    main = accelerator is None or accelerator.is_main_process
     adapter = out / "adapter"
+    serve = serve_line(base_path, cfg.adapter_name, adapter, cfg.lora.r)
+    losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
+    if not main:  # other ranks: the adapter, metrics and recycled data are rank 0's to write
+        return StageReport(
+            stage,
+            trainer.state.global_step,
+            len(records),
+            losses,
+            str(adapter),
+            None,
+            serve,
+            base_path,
+            main=False,
+        )
     trainer.model.save_pretrained(str(adapter))
     tokenizer.save_pretrained(str(adapter))
     history = trainer.state.log_history
-    losses = [float(h["loss"]) for h in history if "loss" in h]
     (out / "metrics.json").write_text(
         json.dumps({"stage": stage, "config": cfg.to_dict(), "log": history}, indent=1, default=str)
     )
@@ -153,7 +172,6 @@ def train(
         trainer.model.merge_and_unload().save_pretrained(merged)
         tokenizer.save_pretrained(merged)
     rewards = _recycle(reward, cfg, out) if reward is not None else {}
-    serve = serve_line(base_path, cfg.adapter_name, adapter, cfg.lora.r)
     return StageReport(
         stage,
         trainer.state.global_step,
@@ -200,10 +218,20 @@ def _grpo_trainer(cfg, model, tokenizer, records, out, progress):
 
     rows = []
     for r in records:
-        prompt = list(r["prompt"])
-        if cfg.prefill:  # the assistant's reply starts with this (format nudge for small models)
-            prompt.append({"role": "assistant", "content": cfg.prefill})
-        rows.append({"prompt": prompt, "task": r.get("task", ""), "files": json.dumps(r.get("files") or {})})
+        prompt: Any = list(r["prompt"])
+        if cfg.prefill:
+            # The reply starts with the prefill (a format nudge for small models). TRL renders chat prompts
+            # with a fresh assistant turn, so the prompt is rendered here, continuing the prefill, and the
+            # reward is told the prefill so it scores the whole reply.
+            prompt = tokenizer.apply_chat_template(
+                [*prompt, {"role": "assistant", "content": cfg.prefill}],
+                tokenize=False,
+                continue_final_message=True,
+            )
+        rows.append(
+            {"prompt": prompt, "task": r.get("task", ""), "prefill": cfg.prefill,
+             "files": json.dumps(_local_files(r.get("files") or {}, cfg.data))}
+        )  # fmt: skip
     reward = ScriptReward(weights=cfg.reward, workers=cfg.reward_workers, timeout_s=cfg.reward_timeout_s)
     use_vllm = cfg.use_vllm and importlib.util.find_spec("vllm") is not None
     if cfg.use_vllm and not use_vllm:
@@ -227,6 +255,21 @@ def _grpo_trainer(cfg, model, tokenizer, records, out, progress):
         callbacks=[progress.callback],
     )
     return trainer, reward
+
+
+def _local_files(files: dict[str, str], data: Path) -> dict[str, str]:
+    """Attached files of a GRPO prompt. The export copies them into ``<export>/files/<hash>/<name>`` and
+    records absolute paths; an export moved to another machine is found again under ``data``."""
+    out = {}
+    for name, path in files.items():
+        p = Path(path) if path else None
+        if p is not None and not p.is_file() and "/files/" in str(p):
+            p = data / "files" / str(p).split("/files/", 1)[1]
+        if p is not None and p.is_file():
+            out[name] = str(p)
+        else:
+            log.warning("GRPO: attached file %s (%s) is missing; scripts that read it will fail", name, path)
+    return out
 
 
 def _recycle(reward, cfg: TrainConfig, out: Path) -> dict[str, Any]:

@@ -167,7 +167,14 @@ def reward(
                 as_json,
             )
     text = script.read_text(errors="replace")
-    result = ScriptReward(judge=judge_model).score(text, task, {f.name: str(f.resolve()) for f in file or []})
+    try:
+        result = ScriptReward(judge=judge_model).score(
+            text, task, {f.name: str(f.resolve()) for f in file or []}
+        )
+    except Exception as exc:  # noqa: BLE001 - one clear line, exit 1
+        _fail(f"the reward failed: {type(exc).__name__}: {exc}", 1, as_json)
+    if result.status == "internal_error":  # the sandbox itself failed (e.g. LAMMPS missing), not the script
+        _fail(f"the reward failed: {(result.error or {}).get('message')}", 1, as_json)
     if as_json:
         print(json.dumps(result.to_dict()))
         return
@@ -202,6 +209,10 @@ def _train(
         report = train(stage, cfg, GraphSettings().data_dir)  # type: ignore[arg-type]
     except (NoData, ModelUnavailable) as exc:
         _fail(str(exc), 2, as_json)
+    except Exception as exc:  # noqa: BLE001 - out of memory, a bad model id, …: one clear line, exit 1
+        _fail(f"{stage} failed: {type(exc).__name__}: {exc}", 1, as_json)
+    if not report.main:  # another rank of a multi-GPU run: rank 0 reports
+        return
     if as_json:
         print(json.dumps(report.to_dict()))
         return

@@ -44,6 +44,9 @@ def test_rewards_by_how_far_the_script_gets(reward):
     assert unhealthy.reward == pytest.approx((w.format + w.check + w.run) / total)
     idle = reward.score(fenced("units lj\natom_style atomic\nregion b block 0 1 0 1 0 1\ncreate_box 1 b\n"))
     assert idle.components["check"] == 1.0 and idle.components["run"] == 0.0  # nothing ran: no run credit
+    zero = reward.score(fenced(GOOD_LJ.replace("run 500", "run 0")))
+    assert zero.status == "ok" and zero.components["run"] == 0.0  # `run 0` does not advance time
+    assert zero.reward == pytest.approx((w.format + w.check) / total)
     assert reward.score("no script at all").reward == 0.0
 
 
