@@ -14,6 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from mdbot.output import fail as _fail
+
 app = typer.Typer(
     name="mdbot",
     help="A lab assistant for molecular dynamics: runs, checks and explains LAMMPS inputs.",
@@ -29,13 +31,6 @@ FileOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-
-
-def _fail(message: str, code: int, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"status": "usage_error" if code == 2 else "internal_error", "message": message}))
-    print(f"mdbot: {message}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 def _report(result, as_json: bool, title: str) -> None:

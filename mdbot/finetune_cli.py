@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from mdbot.output import fail as _fail
 
 app = typer.Typer(
     help="The learning loop: journal → datasets → CPT / SFT / GRPO LoRA adapters.",
@@ -92,13 +93,6 @@ def export(
         print(json.dumps(manifest))
         return
     _print_counts(manifest)
-
-
-def _fail(message: str, code: int, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"status": "usage_error" if code == 2 else "internal_error", "message": message}))
-    print(f"mdbot: {message}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 def _print_counts(manifest: dict) -> None:
