@@ -249,7 +249,4 @@ def _advanced(result) -> bool:
 
 
 def _err(result) -> dict | None:
-    if result.error is None:
-        return None
-    e = result.error
-    return {"message": e.message, "command": e.command, "line": e.line, "hint": e.hint}
+    return result.error.model_dump() if result.error is not None else None

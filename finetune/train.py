@@ -148,40 +148,26 @@ def train(
     adapter = out / "adapter"
     serve = serve_line(base_path, cfg.adapter_name, adapter, cfg.lora.r)
     losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
-    if not main:  # other ranks: the adapter, metrics and recycled data are rank 0's to write
-        return StageReport(
-            stage,
-            trainer.state.global_step,
-            len(records),
-            losses,
-            str(adapter),
-            None,
-            serve,
-            base_path,
-            main=False,
+    merged, rewards = None, {}
+    if main:  # other ranks: the adapter, metrics and recycled data are rank 0's to write
+        trainer.model.save_pretrained(str(adapter))
+        tokenizer.save_pretrained(str(adapter))
+        (out / "metrics.json").write_text(
+            json.dumps(
+                {"stage": stage, "config": cfg.to_dict(), "log": trainer.state.log_history},
+                indent=1,
+                default=str,
+            )
         )
-    trainer.model.save_pretrained(str(adapter))
-    tokenizer.save_pretrained(str(adapter))
-    history = trainer.state.log_history
-    (out / "metrics.json").write_text(
-        json.dumps({"stage": stage, "config": cfg.to_dict(), "log": history}, indent=1, default=str)
-    )
-    merged = None
-    if cfg.merge:
-        merged = str(out / "merged")
-        trainer.model.merge_and_unload().save_pretrained(merged)
-        tokenizer.save_pretrained(merged)
-    rewards = _recycle(reward, cfg, out) if reward is not None else {}
+        if cfg.merge:
+            merged = str(out / "merged")
+            trainer.model.merge_and_unload().save_pretrained(merged)
+            tokenizer.save_pretrained(merged)
+        if reward is not None:
+            rewards = _recycle(reward, cfg, out)
+    steps = trainer.state.global_step
     return StageReport(
-        stage,
-        trainer.state.global_step,
-        len(records),
-        losses,
-        str(adapter),
-        merged,
-        serve,
-        base_path,
-        rewards,
+        stage, steps, len(records), losses, str(adapter), merged, serve, base_path, rewards, main
     )
 
 
