@@ -327,6 +327,9 @@ def _register_subcommands() -> None:
     from mdbot.finetune_cli import app as finetune_app
 
     app.add_typer(finetune_app, name="finetune")
+    from mdbot.eval_cli import app as eval_app
+
+    app.add_typer(eval_app, name="eval")
 
 
 _register_subcommands()

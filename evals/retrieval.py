@@ -1,0 +1,85 @@
+"""``mdbot eval retrieval FILE``: Recall@1/5/10 and MRR of the knowledge base on labeled queries.
+
+Queries are JSON lines ``{"id", "query", "gold": [doc ids], "type"?}``; the search is exactly what the bot
+does (``retrieval.search.Searcher``, one result per document). Reported overall and by query type, with
+per-query latency.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from evals.report import Run, md_table
+from evals.scoring import BenchFileError, retrieval_metrics
+
+METRICS = ["R@1", "R@5", "R@10", "MRR"]
+
+
+def load_queries(path: Path) -> tuple[list[dict], list[dict]]:
+    queries, bad = [], []
+    if not Path(path).is_file():
+        raise BenchFileError(f"query file not found: {path}")
+    for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+            gold = q["gold"]
+            if not isinstance(q["query"], str) or not q["query"].strip():
+                raise ValueError("empty query")
+            if isinstance(gold, str):
+                gold = [gold]
+            if not gold:
+                raise ValueError("no gold documents")
+            queries.append({"id": str(q.get("id", number)), "query": q["query"], "gold": [str(g) for g in gold],
+                            "type": str(q.get("type") or "all")})  # fmt: skip
+        except (ValueError, KeyError, TypeError) as exc:
+            bad.append({"line": number, "reason": f"{type(exc).__name__}: {exc}"})
+    return queries, bad
+
+
+def evaluate(
+    path: Path, out: Path, searcher, model: str, on_item: Callable[[int, int], None] | None = None
+) -> dict:
+    """Run (or resume) the evaluation; returns the report document (DESIGN.md §3 shape)."""
+    queries, bad = load_queries(path)
+    run = Run(out, "retrieval")
+    done = run.done()
+    for i, q in enumerate(queries, start=1):
+        if q["id"] not in done:
+            t0 = time.perf_counter()
+            hits = searcher.search(q["query"], 10)
+            row = {"id": q["id"], "type": q["type"], "gold": q["gold"], "ranked": [h.doc_id for h in hits],
+                   "ms": round((time.perf_counter() - t0) * 1000, 2)}  # fmt: skip
+            run.add(row)
+            done[q["id"]] = row
+        if on_item:
+            on_item(i, len(queries))
+    rows = [done[q["id"]] for q in queries]
+    overall = retrieval_metrics([r["ranked"] for r in rows], [r["gold"] for r in rows])
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_type[r["type"]].append(r)
+    by = {t: {**retrieval_metrics([r["ranked"] for r in rs], [r["gold"] for r in rs]), "n": len(rs)}
+          for t, rs in sorted(by_type.items())}  # fmt: skip
+    ms = sorted(r["ms"] for r in rows)
+    latency = (
+        {"p50_ms": statistics.median(ms), "p95_ms": ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]}
+        if ms
+        else {}
+    )
+    doc = {"kind": "retrieval", "n": len(rows), "metrics": overall, "by": {"type": by}, "model": model,
+           "latency": latency, "bad_lines": bad, "file": str(path)}  # fmt: skip
+    md = (
+        f"# Retrieval — {Path(path).name}\n\n{len(rows)} queries, embedding model `{model}`"
+        + (f", {len(bad)} bad line(s) skipped" if bad else "")
+        + f"; latency p50 {latency.get('p50_ms', 0):.1f} ms, p95 {latency.get('p95_ms', 0):.1f} ms.\n\n"
+        + md_table({"all": overall, **{t: v for t, v in by.items()}}, METRICS)
+    )
+    run.write(doc, md, {"all": overall, **{t: {m: v[m] for m in METRICS} for t, v in by.items()}})
+    return {**doc, "out": str(out)}
