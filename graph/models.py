@@ -23,9 +23,14 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 
 
-def chat_model(role: Role, env_file: str | None = ".env") -> BaseChatModel | None:
-    """A ``ChatOpenAI`` for ``role`` from the settings, or None when no endpoint is configured (offline)."""
+def chat_model(role: Role, env_file: str | None = ".env", model: str | None = None) -> BaseChatModel | None:
+    """A ``ChatOpenAI`` for ``role`` from the settings, or None when no endpoint is configured (offline).
+
+    ``model`` overrides the served model name at the role's endpoint (``mdbot eval --model my-adapter``
+    compares LoRA adapters served by one vLLM)."""
     s = role_settings(role, env_file)
+    if model:
+        s.model = model
     if not s.base_url:
         return None
     from langchain_openai import ChatOpenAI

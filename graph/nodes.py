@@ -117,8 +117,12 @@ def route(state: State, runtime: Runtime[Context]) -> dict:
         "origin": "",
         "changes": [],
         "script_file": "",
+        "force_intent": "",
     }
-    decided = rule_intent(text, attached, ctx.command_names())
+    forced = state.get("force_intent")
+    decided = (forced, "set by the caller") if forced in ("qa", "generate", "help") else None
+    if decided is None:
+        decided = rule_intent(text, attached, ctx.command_names())
     calls = _Calls({**state, **fresh}, ctx)
     if decided is None and ctx.instruct is not None:
         has = "There is an earlier script in this conversation." if state.get("script") else ""

@@ -47,6 +47,7 @@ class Turn:
     attempts: list[dict] = field(default_factory=list)
     pictures: list[str] = field(default_factory=list)
     model_calls: int = 0
+    calls: list[dict] = field(default_factory=list)  # each model call: role, model, purpose, tokens
     latency_s: float = 0.0
     route_reason: str | None = None
 
@@ -159,11 +160,13 @@ class Brain:
         source: str = "cli",
         on_progress: Progress | None = None,
         may_run: bool = True,
+        intent: str | None = None,
     ) -> Turn:
         """Run one message through the graph; never raises for what the message or the models do.
 
         ``may_run=False`` (the bot's access control) answers questions but starts no sandbox job: a requested
-        script is written and shown, not run."""
+        script is written and shown, not run. ``intent`` skips routing (``mdbot eval code`` sends every task
+        down the generate path, whatever its wording)."""
         from langchain_core.messages import HumanMessage
 
         thread_id = thread_id or f"{source}:{uuid.uuid4()}"
@@ -175,6 +178,7 @@ class Brain:
             "may_run": may_run,
             "files": staged,
             "attached": list(staged),
+            "force_intent": intent or "",
         }
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 60}
         final: dict = {}
@@ -249,6 +253,7 @@ class Brain:
             attempts=[_attempt_summary(a) for a in attempts],
             pictures=pictures,
             model_calls=state.get("model_calls", 0) or 0,
+            calls=state.get("calls", []) or [],
             latency_s=round(latency, 3),
             route_reason=state.get("route_reason"),
         )

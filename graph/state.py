@@ -41,6 +41,7 @@ class State(TypedDict, total=False):
     script: str | None  # the latest script of the thread (the user's or ours)
     # --- this turn
     request: str
+    force_intent: str  # set by the caller to skip routing ("" = route as usual); cleared by ``route``
     may_run: bool  # False: the user may not start sandbox jobs here (bot access control); scripts are shown
     attached: list[str]  # names of the files attached to this message (a subset of ``files``)
     script_file: str  # the attached file the script came from, not staged again as an input

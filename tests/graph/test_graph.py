@@ -51,6 +51,16 @@ def test_offline_routing_by_keywords(make_brain):
     assert brain.ask("what is a neighbor list?").intent == "qa"
 
 
+def test_a_caller_can_skip_routing(make_brain):
+    """mdbot eval code sends every task down the generate path, whatever its wording; the next turn of
+    the thread is routed as usual again."""
+    instruct = model({"intent": "qa", "reason": "looks like a question"})
+    brain = make_brain(instruct=instruct, retrieval=False)
+    turn = brain.ask("what is a neighbor list?", intent="generate", thread_id="t")
+    assert turn.intent == "generate" and turn.route_reason == "set by the caller" and instruct.prompts == []
+    assert brain.ask("what is a neighbor list?", thread_id="t").intent == "qa"
+
+
 # -------------------------------------------------------------------------------------------- Q&A
 def test_qa_cites_retrieved_pages_and_strips_invented_commands(make_brain):
     answer = (
