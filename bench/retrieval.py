@@ -30,15 +30,10 @@ TARGETS = {"R@1": 0.65, "R@5": 0.92, "MRR": 0.75, "p95_ms": 150.0, "ingest_s": 3
 
 
 def metrics(ranked: list[list[str]], golds: list[list[str]]) -> dict[str, float]:
-    out = {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "MRR": 0.0}
-    for docs, gold in zip(ranked, golds, strict=True):
-        ranks = [i for i, d in enumerate(docs[:10]) if d in gold]
-        first = ranks[0] if ranks else None
-        for k in (1, 5, 10):
-            out[f"R@{k}"] += first is not None and first < k
-        out["MRR"] += 1.0 / (first + 1) if first is not None else 0.0
-    n = max(len(golds), 1)
-    return {k: round(v / n, 3) for k, v in out.items()}
+    """The metrics of ``mdbot eval retrieval`` (one definition), to three decimals for the tables."""
+    from evals.scoring import retrieval_metrics
+
+    return {k: round(v, 3) for k, v in retrieval_metrics(ranked, golds).items()}
 
 
 def page_bm25(corpus_dir: Path):

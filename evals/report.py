@@ -1,42 +1,90 @@
 """An evaluation run's directory: resumable per-item results, then report.json, report.md and a chart.
 
 ``results.jsonl`` gets one line per finished item as soon as it is done, so a run that crashes at item 90
-of 167 keeps 89 and a rerun with the same ``--out`` skips them. The report carries what is needed to
-compare runs: model ids, settings, the commit, the time.
+of 167 keeps 89 and a rerun with the same ``--out`` skips them. Items are worked on by a small thread pool
+(``--concurrency``: the model endpoint, not this machine, is usually the bottleneck). An item whose work
+raises is not written, so the rerun tries it again; the report counts it. The report carries what is needed
+to compare runs: model ids, settings, the commit, the time.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 
 class Run:
+    """One report directory. Rows are keyed by ``row["key"]`` (or ``row["id"]``)."""
+
     def __init__(self, out: Path, kind: str):
         self.out, self.kind = Path(out), kind
         self.out.mkdir(parents=True, exist_ok=True)
         self.results_path = self.out / "results.jsonl"
+        self.errors: list[dict] = []
+        self._lock = threading.Lock()
 
     def done(self) -> dict[str, dict]:
-        """Items already finished by an earlier (interrupted) run, by id; a torn last line is ignored."""
+        """Items already finished by an earlier (interrupted) run, by key; a torn last line is ignored."""
         if not self.results_path.is_file():
             return {}
         out = {}
         for line in self.results_path.read_text().splitlines():
             try:
                 row = json.loads(line)
-                out[str(row["id"])] = row
-            except (ValueError, KeyError, TypeError):
+                out[str(row.get("key", row["id"]))] = row
+            except (ValueError, KeyError, TypeError, AttributeError):
                 continue
         return out
 
     def add(self, row: dict) -> None:
-        with open(self.results_path, "a") as fh:
+        with self._lock, open(self.results_path, "a") as fh:
             fh.write(json.dumps(row) + "\n")
             fh.flush()
+
+    def map(
+        self,
+        work: Iterable[tuple[str, Callable[[], dict]]],
+        concurrency: int = 1,
+        on_item: Callable[[int, int], None] | None = None,
+    ) -> dict[str, dict]:
+        """Do each ``(key, job)`` not done yet, ``concurrency`` at a time; every row by key.
+
+        A job's row is appended the moment it finishes. A job that raises is logged and listed in
+        ``self.errors`` (not written: the next run retries it)."""
+        done = self.done()
+        work = list(work)
+        pending = [(k, job) for k, job in work if k not in done]
+        total, finished = len(work), len(work) - len(pending)
+        if on_item:
+            on_item(finished, total)
+
+        def one(key: str, job: Callable[[], dict]) -> dict:
+            row = {"key": key, **job()}
+            self.add(row)
+            return row
+
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            futures = {pool.submit(one, k, job): k for k, job in pending}
+            for future in as_completed(futures):
+                key = futures[future]
+                try:
+                    done[key] = future.result()
+                except Exception as exc:  # noqa: BLE001 - one bad item must not end a 3-hour run
+                    log.warning("%s failed: %s", key, exc)
+                    self.errors.append({"key": key, "error": f"{type(exc).__name__}: {exc}"[:500]})
+                finished += 1
+                if on_item:
+                    on_item(finished, total)
+        return done
 
     def write(
         self, document: dict[str, Any], markdown: str, chart: dict[str, dict[str, float]] | None
@@ -47,7 +95,10 @@ class Run:
             {"commit": _commit(), "finished_at": datetime.now(UTC).isoformat()}
         )
         (self.out / "report.json").write_text(json.dumps(document, indent=1))
-        (self.out / "report.md").write_text(markdown)
+        prov = document["provenance"]
+        footer = f"\n_mdbot commit {prov['commit'] or 'unknown'}, finished {prov['finished_at'][:19]} UTC; "
+        footer += "every item's reply and score are in results.jsonl._\n"
+        (self.out / "report.md").write_text(markdown + footer)
         if chart:
             _bar_chart(chart, self.out / "chart.png", f"{self.kind} — {document.get('model', '')}")
 
@@ -79,20 +130,31 @@ def _bar_chart(groups: dict[str, dict[str, float]], path: Path, title: str) -> N
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(metrics) + 2), 4), dpi=110)
     for i, (group, values) in enumerate(groups.items()):
         xs = [m + i * width for m in range(len(metrics))]
-        bars = ax.bar(xs, [values.get(m, 0.0) for m in metrics], width, label=group)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+        heights = [values.get(m) for m in metrics]
+        bars = ax.bar(xs, [h or 0.0 for h in heights], width, label=group)
+        ax.bar_label(bars, labels=["–" if h is None else f"{h:.2f}" for h in heights], fontsize=7)
     ax.set_xticks([m + width * (len(groups) - 1) / 2 for m in range(len(metrics))], metrics)
-    ax.set_ylim(0, 1.08)
+    ax.set_ylim(0, 1.1)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, ncols=min(len(groups), 4))
+    ax.legend(
+        fontsize=8, ncols=min(len(groups), 4), loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-def md_table(rows: dict[str, dict[str, float]], metrics: list[str]) -> str:
+def md_table(rows: dict[str, dict[str, Any]], metrics: list[str]) -> str:
+    """A Markdown table, one row per key; numbers to three decimals, missing values as "–"."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, bool) or v is None:
+            return "–" if v is None else str(v)
+        if isinstance(v, int):
+            return str(v)
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
     head = "| | " + " | ".join(metrics) + " |\n|---|" + "---|" * len(metrics) + "\n"
     return head + "".join(
-        f"| {name} | " + " | ".join(f"{r.get(m, 0):.3f}" for m in metrics) + " |\n"
-        for name, r in rows.items()
+        f"| {name} | " + " | ".join(cell(r.get(m)) for m in metrics) + " |\n" for name, r in rows.items()
     )

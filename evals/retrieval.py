@@ -21,7 +21,7 @@ METRICS = ["R@1", "R@5", "R@10", "MRR"]
 
 
 def load_queries(path: Path) -> tuple[list[dict], list[dict]]:
-    queries, bad = [], []
+    queries, bad, seen = [], [], set()
     if not Path(path).is_file():
         raise BenchFileError(f"query file not found: {path}")
     for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
@@ -36,6 +36,9 @@ def load_queries(path: Path) -> tuple[list[dict], list[dict]]:
                 gold = [gold]
             if not gold:
                 raise ValueError("no gold documents")
+            if str(q.get("id", number)) in seen:
+                raise ValueError(f"duplicate id {q.get('id')!r}")
+            seen.add(str(q.get("id", number)))
             queries.append({"id": str(q.get("id", number)), "query": q["query"], "gold": [str(g) for g in gold],
                             "type": str(q.get("type") or "all")})  # fmt: skip
         except (ValueError, KeyError, TypeError) as exc:
@@ -49,18 +52,16 @@ def evaluate(
     """Run (or resume) the evaluation; returns the report document (DESIGN.md §3 shape)."""
     queries, bad = load_queries(path)
     run = Run(out, "retrieval")
-    done = run.done()
-    for i, q in enumerate(queries, start=1):
-        if q["id"] not in done:
-            t0 = time.perf_counter()
-            hits = searcher.search(q["query"], 10)
-            row = {"id": q["id"], "type": q["type"], "gold": q["gold"], "ranked": [h.doc_id for h in hits],
-                   "ms": round((time.perf_counter() - t0) * 1000, 2)}  # fmt: skip
-            run.add(row)
-            done[q["id"]] = row
-        if on_item:
-            on_item(i, len(queries))
-    rows = [done[q["id"]] for q in queries]
+
+    def one(q: dict) -> dict:
+        t0 = time.perf_counter()
+        hits = searcher.search(q["query"], 10)
+        return {"id": q["id"], "type": q["type"], "gold": q["gold"], "ranked": [h.doc_id for h in hits],
+                "ms": round((time.perf_counter() - t0) * 1000, 2)}  # fmt: skip
+
+    # one at a time: latency is part of what is measured, and the searcher serves one query at a time
+    done = run.map(((q["id"], lambda q=q: one(q)) for q in queries), 1, on_item)
+    rows = [done[q["id"]] for q in queries if q["id"] in done]
     overall = retrieval_metrics([r["ranked"] for r in rows], [r["gold"] for r in rows])
     by_type: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
@@ -74,12 +75,12 @@ def evaluate(
         else {}
     )
     doc = {"kind": "retrieval", "n": len(rows), "metrics": overall, "by": {"type": by}, "model": model,
-           "latency": latency, "bad_lines": bad, "file": str(path)}  # fmt: skip
+           "latency": latency, "bad_lines": bad, "errors": run.errors, "file": str(path)}  # fmt: skip
     md = (
         f"# Retrieval — {Path(path).name}\n\n{len(rows)} queries, embedding model `{model}`"
         + (f", {len(bad)} bad line(s) skipped" if bad else "")
         + f"; latency p50 {latency.get('p50_ms', 0):.1f} ms, p95 {latency.get('p95_ms', 0):.1f} ms.\n\n"
-        + md_table({"all": overall, **{t: v for t, v in by.items()}}, METRICS)
+        + md_table({"all": {"n": len(rows), **overall}, **by}, ["n", *METRICS])
     )
     run.write(doc, md, {"all": overall, **{t: {m: v[m] for m in METRICS} for t, v in by.items()}})
     return {**doc, "out": str(out)}

@@ -2,10 +2,8 @@
 
 Pure functions, no models: reading the benchmark's JSON lines (``"BASE64:"`` values decoded), reading a
 model's choice letters out of free text, exact set match for choice questions, normalized match for
-fill-in-the-blank, and the retrieval metrics. The judge-based parts (open QA, fill-blank fallback) call a
-model and live elsewhere.
-
-Work in progress (issue 7): the harness, reports and commands are not built yet.
+fill-in-the-blank, and the retrieval metrics. The judge-based parts (open QA, the fill-blank fallback, code
+fidelity) call a model and live in ``evals.judge``.
 """
 
 from __future__ import annotations

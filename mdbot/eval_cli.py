@@ -1,54 +1,239 @@
-"""``mdbot eval …``: benchmarks with reports (DESIGN.md §3). Work in progress: ``retrieval`` only so far."""
+"""``mdbot eval qa|code|retrieval``: benchmarks with reports (DESIGN.md §3).
+
+Each command writes ``report.md``, ``report.json``, ``chart.png`` and ``results.jsonl`` into ``--out``; a
+rerun with the same ``--out`` resumes where the last one stopped. ``--model`` names a role (``instruct``,
+``code``, ``judge``: its endpoint and model from the settings) or a model name served at the default role's
+endpoint (``--model md-code-lora-r2`` compares adapters that one vLLM serves).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from mdbot.output import fail
+
 app = typer.Typer(help="Benchmarks: Q&A, code generation, retrieval — with reports.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)  # fmt: skip
+log = logging.getLogger("mdbot.eval")
+ROLES = ("instruct", "code", "judge")
+
+Out = Annotated[Path | None, typer.Option("--out", help="Report directory (rerun with it to resume).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+Concurrency = Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Items worked on at once.")]
+Judge = Annotated[
+    bool, typer.Option("--judge/--no-judge", help="Grade with the judge model (MDBOT_LLM_JUDGE_*).")
+]
 
 
-def _fail(message: str, code: int, as_json: bool) -> None:
+def _model(spec: str, default_role: str, as_json: bool):
+    """(model, its id) for ``--model``: a role, or a model name at ``default_role``'s endpoint."""
+    from graph.models import chat_model, model_id
+
+    role, name = (spec, None) if spec in ROLES else (default_role, spec)
+    model = chat_model(role, model=name)  # type: ignore[arg-type]
+    if model is None:
+        fail(f"no endpoint for the {role} model: set MDBOT_LLM_{role.upper()}_BASE_URL "
+             "(or MDBOT_LLM_INSTRUCT_BASE_URL, which every role borrows)", 2, as_json)  # fmt: skip
+    return model, model_id(model)
+
+
+def _judge(enabled: bool):
+    from graph.models import chat_model, model_id
+
+    judge = chat_model("judge") if enabled else None
+    if enabled and judge is None:
+        print("mdbot: no judge endpoint is set; open questions stay unscored and no judge_score is given",
+              file=sys.stderr)  # fmt: skip
+    return judge, model_id(judge)
+
+
+def _searcher(as_json: bool):
+    """The knowledge base, checked now: an empty one is a usage error, not 167 failed items."""
+    from retrieval.search import EmptyKnowledgeBase, Searcher
+    from retrieval.settings import RetrievalSettings
+
+    settings = RetrievalSettings()
+    searcher = Searcher(settings)
+    try:
+        searcher.search("thermostat", 1)
+    except EmptyKnowledgeBase as exc:
+        fail(f"{exc} (or run without retrieval)", 2, as_json)
+    return searcher, settings.embedding_model
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (stdout stays clean for --json)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda i, n: progress.update(task, completed=i, total=n)
+
+
+def _finish(doc: dict, as_json: bool, line: str) -> None:
     if as_json:
-        print(json.dumps({"status": "usage_error" if code == 2 else "internal_error", "message": message}))
-    print(f"mdbot: {message}", file=sys.stderr)
-    raise typer.Exit(code)
+        print(json.dumps(doc))
+        return
+    print(line)
+    if doc.get("errors"):
+        print(
+            f"{len(doc['errors'])} item(s) failed; rerun with --out {doc['out']} to retry them",
+            file=sys.stderr,
+        )
+    print(f"report: {Path(doc['out']) / 'report.md'}")
+
+
+def _f(v) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+@app.command()
+def qa(
+    files: Annotated[
+        list[Path], typer.Argument(help="MD-EvalBench JSON lines (e.g. Knowledge.jsonl Syntax.jsonl).")
+    ],
+    model: Annotated[
+        str, typer.Option("--model", help="A role (instruct|code|judge) or a served model name.")
+    ] = "instruct",
+    retrieval: Annotated[
+        str,
+        typer.Option(
+            "--retrieval", help="both | on | off: with the knowledge base's passages, without, or both."
+        ),
+    ] = "both",
+    judge: Judge = True,
+    concurrency: Concurrency = 4,
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """Accuracy on choice, fill-blank and open questions, per type, difficulty and file; report + chart."""
+    from evals.qa import evaluate
+    from evals.scoring import BenchFileError
+
+    conditions = {"both": ("no_retrieval", "retrieval"), "on": ("retrieval",), "off": ("no_retrieval",)}.get(
+        retrieval
+    )
+    if conditions is None:
+        fail(f"--retrieval must be both, on or off, not {retrieval!r}", 2, as_json)
+    chat, mid = _model(model, "instruct", as_json)
+    judge_model, judge_id = _judge(judge)
+    searcher, embedder = _searcher(as_json) if "retrieval" in conditions else (None, None)
+    ids = {"model": mid, "judge": judge_id, "embedding": embedder}
+    try:
+        with _progress("questions") as on_item:
+            doc = evaluate(files, out or Path("eval-qa"), chat, judge=judge_model, searcher=searcher,
+                           conditions=conditions, concurrency=concurrency, on_item=on_item, model_ids=ids)  # fmt: skip
+    except BenchFileError as exc:
+        fail(str(exc), 2, as_json)
+    m = doc["metrics"]
+    _finish(doc, as_json, f"{doc['n']} questions: accuracy {_f(m['accuracy'])}"
+            + "".join(f"  {c.replace('_', ' ')} {_f(m.get('accuracy_' + c))}" for c in conditions))  # fmt: skip
+
+
+@app.command()
+def code(
+    file: Annotated[
+        Path,
+        typer.Argument(help='Tasks: JSON lines or array of {"task", "standrd_code"|"reference", "files"?}.'),
+    ],
+    model: Annotated[
+        str, typer.Option("--model", help="A role (instruct|code|judge) or a served model name.")
+    ] = "code",
+    attempts: Annotated[int, typer.Option("--attempts", "-k", min=1, max=10, help="k of ExecSucc@k.")] = 3,
+    mode: Annotated[
+        str,
+        typer.Option("--mode", help="both | direct | loop: the model alone, the full graph loop, or both."),
+    ] = "both",
+    files_dir: Annotated[
+        Path | None, typer.Option("--files", help="Where the tasks' input files are (default: next to FILE).")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Wall-clock limit of each LAMMPS run, seconds.")
+    ] = 300.0,
+    retrieval: Annotated[
+        bool, typer.Option("--retrieval/--no-retrieval", help="Give the loop the knowledge base.")
+    ] = True,
+    judge: Judge = True,
+    concurrency: Concurrency = 1,
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """ExecSucc@1/@k, health pass rate, judge score vs the reference, calls and tokens per task; report + chart."""
+    from evals.code import Harness, evaluate
+    from evals.scoring import BenchFileError
+    from sandbox.install import LammpsNotFound
+    from sandbox.settings import SandboxSettings
+
+    modes = {"both": ("direct", "loop"), "direct": ("direct",), "loop": ("loop",)}.get(mode)
+    if modes is None:
+        fail(f"--mode must be both, direct or loop, not {mode!r}", 2, as_json)
+    if files_dir is not None and not files_dir.is_dir():
+        fail(f"--files: not a directory: {files_dir}", 2, as_json)
+    chat, mid = _model(model, "code", as_json)
+    judge_model, judge_id = _judge(judge)
+    searcher, embedder = _searcher(as_json) if retrieval and "loop" in modes else (None, None)
+    out = out or Path("eval-code")
+    harness = Harness(chat, judge=judge_model, searcher=searcher, sandbox=SandboxSettings(), attempts=attempts,
+                      timeout_s=timeout, state_dir=out / "state")  # fmt: skip
+    ids = {"model": mid, "judge": judge_id, "embedding": embedder}
+    try:
+        with _progress("tasks") as on_item:
+            doc = evaluate(file, out, harness, modes=modes, files_dir=files_dir, concurrency=concurrency,
+                           on_item=on_item, model_ids=ids)  # fmt: skip
+    except BenchFileError as exc:
+        fail(str(exc), 2, as_json)
+    except LammpsNotFound as exc:
+        fail(f"LAMMPS is not installed: {exc}", 1, as_json)
+    by = doc["by"]["mode"]
+    line = "; ".join(f"{m}: ExecSucc@1 {_f(by[m].get('exec_succ@1'))}  ExecSucc@{attempts} {_f(by[m].get('exec_succ@k'))}"
+                     f"  health {_f(by[m].get('health_pass'))}  judge {_f(by[m].get('judge_score'))}" for m in modes)  # fmt: skip
+    skipped = f" ({len(doc['skipped'])} skipped: files missing)" if doc["skipped"] else ""
+    _finish(doc, as_json, f"{doc['n']} tasks{skipped} — {line}")
 
 
 @app.command()
 def retrieval(
     file: Annotated[Path, typer.Argument(help='JSON lines {"id", "query", "gold": [doc ids], "type"}.')],
-    out: Annotated[Path, typer.Option("--out", help="Report directory (rerun to resume).")] = Path(
-        "eval-retrieval"
-    ),
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    out: Out = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Recall@1/5/10 and MRR of the knowledge base, overall and by query type; report.md/json + chart.png."""
-    from rich.progress import Progress
-
+    """Recall@1/5/10 and MRR of the knowledge base, overall and by query type; report + chart."""
     from evals.retrieval import evaluate
     from evals.scoring import BenchFileError
-    from retrieval.search import EmptyKnowledgeBase, Searcher
-    from retrieval.settings import RetrievalSettings
 
-    settings = RetrievalSettings()
+    searcher, embedder = _searcher(as_json)
     try:
-        with Progress(transient=True) as progress:
-            task = progress.add_task("queries", total=None)
-            doc = evaluate(file, out, Searcher(settings), settings.embedding_model,
-                           on_item=lambda i, n: progress.update(task, completed=i, total=n))  # fmt: skip
-    except (BenchFileError, EmptyKnowledgeBase) as exc:
-        _fail(str(exc), 2, as_json)
-    if as_json:
-        print(json.dumps(doc))
-        return
+        with _progress("queries") as on_item:
+            doc = evaluate(file, out or Path("eval-retrieval"), searcher, embedder, on_item=on_item)
+    except BenchFileError as exc:
+        fail(str(exc), 2, as_json)
     m = doc["metrics"]
-    print(
-        f"{doc['n']} queries: R@1 {m['R@1']:.3f}  R@5 {m['R@5']:.3f}  R@10 {m['R@10']:.3f}  MRR {m['MRR']:.3f}"
+    _finish(
+        doc,
+        as_json,
+        f"{doc['n']} queries: R@1 {m['R@1']:.3f}  R@5 {m['R@5']:.3f}  R@10 {m['R@10']:.3f}  MRR {m['MRR']:.3f}",
     )
-    print(f"report: {Path(doc['out']) / 'report.md'}")

@@ -60,6 +60,11 @@ DEFAULT_JUDGE = {
     "physics": 8,
     "comments": "Does what was asked with sensible settings.",
 }
+EVAL_VERDICTS = {
+    "CodeVerdict": {"score": 8, "reason": "Does the task as the reference does."},
+    "OpenVerdict": {"score": 0.5, "reason": "Partly right."},
+    "BlankVerdict": {"correct": False, "reason": "Another term."},
+}
 CODE_MARKER = (
     "LAMMPS input scripts"  # in graph/prompts.py CODE_SYSTEM (and JUDGE_SYSTEM, told apart by schema)
 )
@@ -138,6 +143,8 @@ class Script:
             return json.dumps({"intent": self.route, "reason": self.reason})
         if name == "JudgeVerdict":
             return json.dumps(self.judge)
+        if name in EVAL_VERDICTS:  # mdbot eval's judge (evals/judge.py)
+            return json.dumps(EVAL_VERDICTS[name])
         if CODE_MARKER in system_prompt(body):
             return self.next_script()
         return self.answer
