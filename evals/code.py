@@ -20,6 +20,7 @@ scored and not silently dropped.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from evals import judge as judging
 from evals.report import Run, md_table
 from evals.scoring import BenchFileError
 from finetune.formats import decode_mdagent
+from graph.service import SAFE_NAME
 
 if TYPE_CHECKING:
     pass
@@ -117,8 +119,10 @@ def load_tasks(path: Path, files_dir: Path | None = None, library=None) -> tuple
             if tid in seen:
                 raise ValueError(f"duplicate id {tid!r}")
             names = rec.get("files") or []
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise ValueError('"files" must be a list of file names')
+            if not isinstance(names, list) or not all(
+                isinstance(n, str) and SAFE_NAME.match(n) for n in names
+            ):
+                raise ValueError('"files" must be a list of plain file names (in --files DIR)')
             supplied = {
                 Path(n).name: str((files_dir / n).resolve()) for n in names if (files_dir / n).is_file()
             }
@@ -166,16 +170,22 @@ class Harness:
         self.k, self.timeout_s = attempts, timeout_s
         self.state_dir = state_dir
         self._brain = None
+        self._lock = threading.Lock()
 
     def brain(self):
-        """One graph for all loop tasks: no journal (benchmark data must not become training data)."""
-        if self._brain is None:
+        """One graph for all loop tasks, configured as the bot's (.env) except for the budget and where its
+        state goes: no journal (benchmark data must not become training data) and checkpoints under the
+        report directory, never the lab's database."""
+        with self._lock:
+            if self._brain is not None:
+                return self._brain
             from graph.service import Brain
             from graph.settings import GraphSettings
 
-            settings = GraphSettings(_env_file=None, data_dir=self.state_dir or Path(".mdbot"),
-                                     attempt_budget=self.k, run_timeout_s=self.timeout_s,
-                                     max_model_calls=max(8, 3 * self.k + 2))  # fmt: skip
+            lab = GraphSettings()
+            settings = lab.model_copy(update={"data_dir": self.state_dir or Path(".mdbot"), "database_url": None,
+                                              "attempt_budget": self.k, "run_timeout_s": self.timeout_s,
+                                              "max_model_calls": max(lab.max_model_calls, 3 * self.k + 2)})  # fmt: skip
             models = {"instruct": None, "code": self.model, "judge": self.judge}
             self._brain = Brain(settings, sandbox=self.sandbox, models=models,
                                 searcher=self.searcher if self.searcher is not None else False, journal=False)  # fmt: skip

@@ -38,7 +38,7 @@ class QAItem:
 
 def load_qa(path: Path) -> tuple[list[QAItem], list[dict]]:
     """(items, bad lines as {"line", "reason"}) from an MD-EvalBench Q&A file."""
-    items, bad = [], []
+    items, bad, seen = [], [], set()
     for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
@@ -60,9 +60,13 @@ def load_qa(path: Path) -> tuple[list[QAItem], list[dict]]:
             if kind in ("single_choice", "multiple_choice"):
                 if not options or not letters or any(a not in options for a in letters):
                     raise ValueError("a choice question needs options and answer letters among them")
+            qid = str(rec.get("id", f"{Path(path).stem}-{number}"))
+            if qid in seen:
+                raise ValueError(f"duplicate id {qid!r}")
+            seen.add(qid)
             items.append(
                 QAItem(
-                    id=str(rec.get("id", f"{Path(path).stem}-{number}")),
+                    id=qid,
                     type=kind,
                     question=str(rec["question"]),
                     options=options,
@@ -78,19 +82,25 @@ def load_qa(path: Path) -> tuple[list[QAItem], list[dict]]:
     return items, bad
 
 
-_LETTERS_AFTER = re.compile(
-    r"(?:answer|answers|选项|答案)\s*(?:is|are|:|：)?\s*([A-Z](?:\s*[,、和and&/]*\s*[A-Z])*)\b", re.I
-)
+_MARKER = re.compile(r"(?:answers?|选项|答案)(?:\s+(?:is|are))?[\s*:：]*", re.I)
+# A list of capital letters at the start of what follows the marker: "B", "(B)", "A, C", "B and D", "ABD", "B、D"
+_LEAD = re.compile(r"(?:\(?[A-Z]\)?(?:\s*(?:,|、|和|/|&|\band\b|\s)\s*)?)+")
 _LONE = re.compile(r"(?<![A-Za-z])\(?([A-Z])\)?(?![A-Za-z])")
 
 
 def parse_choice(reply: str, options: dict[str, str]) -> list[str]:
-    """The letters a model chose: after "Answer:" if present, else the option letters standing alone."""
+    """The letters a model chose: those listed after its last "Answer:" (or "the answer is", "答案："),
+    else every option letter standing alone in the reply."""
     valid = set(options)
-    m = _LETTERS_AFTER.search(reply)
-    text = m.group(1) if m else reply
-    found = [c.upper() for c in _LONE.findall(text.upper() if m else text)]
-    return sorted({c for c in found if c in valid})
+    for m in reversed(list(_MARKER.finditer(reply))):
+        rest = reply[m.end() : m.end() + 80]
+        lead = _LEAD.match(rest)
+        if not lead or (lead.end() < len(rest) and lead.group()[-1].isupper() and rest[lead.end()].islower()):
+            continue  # "Answer: Because …" lists no letters
+        letters = {c for c in re.findall(r"[A-Z]", lead.group()) if c in valid}
+        if letters:
+            return sorted(letters)
+    return sorted({c for c in _LONE.findall(reply) if c in valid})
 
 
 def score_choice(predicted: list[str], gold: list[str]) -> float:

@@ -28,13 +28,15 @@ def test_load_qa_decodes_base64_and_reports_bad_lines(tmp_path):
         {"id": "k2", "type": "fill_blank", "question": "units ___ uses Angstrom and eV", "answer_text": b64("metal")},
         {"id": "k3", "type": "single_choice", "question": "?", "options": {"A": "x"}, "answer": ["C"]},
         {"id": "k4", "type": "essay", "question": "?"},
+        {"id": "k1", "type": "open_qa", "question": "again?"},
     ]  # fmt: skip
     f = tmp_path / "Knowledge.jsonl"
     f.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
     items, bad = load_qa(f)
     assert [i.id for i in items] == ["k1", "k2"]
     assert items[0].answer == ["B"] and items[0].source == "Knowledge" and items[1].answer_text == "metal"
-    assert [b["line"] for b in bad] == [3, 4, 5]
+    assert [b["line"] for b in bad] == [3, 4, 5, 6]
+    assert "duplicate id" in bad[2]["reason"]
     assert "answer letters" in bad[0]["reason"] and "type must be" in bad[1]["reason"]
 
 
@@ -47,6 +49,11 @@ def test_load_qa_decodes_base64_and_reports_bad_lines(tmp_path):
         ("(C) because fix nvt thermostats", ["C"]),
         ("I think B is right, not A", ["A", "B"]),  # no "answer:" marker: every lone letter counts
         ("Answer: E", []),  # not an option
+        ("The answer is not obvious: B fits the units, C does not.\nAnswer: B", ["B"]),  # the last marker
+        ("**Answer:** (D)", ["D"]),
+        ("Answer: ABD", ["A", "B", "D"]),
+        ("Answer: B and D, since A is wrong", ["B", "D"]),
+        ("Answer: Because C is a thermostat", ["C"]),  # no letter list after the marker: lone letters
     ],
 )
 def test_parse_choice(reply, expected):
