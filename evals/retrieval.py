@@ -47,7 +47,12 @@ def load_queries(path: Path) -> tuple[list[dict], list[dict]]:
 
 
 def evaluate(
-    path: Path, out: Path, searcher, model: str, on_item: Callable[[int, int], None] | None = None
+    path: Path,
+    out: Path,
+    searcher,
+    model: str,
+    on_item: Callable[[int, int], None] | None = None,
+    settings: dict | None = None,
 ) -> dict:
     """Run (or resume) the evaluation; returns the report document (DESIGN.md §3 shape)."""
     queries, bad = load_queries(path)
@@ -75,7 +80,8 @@ def evaluate(
         else {}
     )
     doc = {"kind": "retrieval", "n": len(rows), "metrics": overall, "by": {"type": by}, "model": model,
-           "latency": latency, "bad_lines": bad, "errors": run.errors, "file": str(path)}  # fmt: skip
+           "latency": latency, "bad_lines": bad, "errors": run.errors, "file": str(path),
+           "settings": {"k": 10, **(settings or {})}}  # fmt: skip
     md = (
         f"# Retrieval — {Path(path).name}\n\n{len(rows)} queries, embedding model `{model}`"
         + (f", {len(bad)} bad line(s) skipped" if bad else "")

@@ -66,7 +66,14 @@ def _searcher(as_json: bool):
         searcher.search("thermostat", 1)
     except EmptyKnowledgeBase as exc:
         fail(f"{exc} (or run without retrieval)", 2, as_json)
-    return searcher, settings.embedding_model
+    return (
+        searcher,
+        settings.embedding_model,
+        {
+            "knowledge_base": settings.chroma_url or str(settings.data_dir.resolve() / "knowledge"),
+            "collection": settings.collection,
+        },
+    )
 
 
 @contextmanager
@@ -141,7 +148,7 @@ def qa(
         fail(f"--retrieval must be both, on or off, not {retrieval!r}", 2, as_json)
     chat, mid = _model(model, "instruct", as_json)
     judge_model, judge_id = _judge(judge)
-    searcher, embedder = _searcher(as_json) if "retrieval" in conditions else (None, None)
+    searcher, embedder, _kb = _searcher(as_json) if "retrieval" in conditions else (None, None, None)
     ids = {"model": mid, "judge": judge_id, "embedding": embedder}
     try:
         with _progress("questions") as on_item:
@@ -195,7 +202,7 @@ def code(
         fail(f"--files: not a directory: {files_dir}", 2, as_json)
     chat, mid = _model(model, "code", as_json)
     judge_model, judge_id = _judge(judge)
-    searcher, embedder = _searcher(as_json) if retrieval and "loop" in modes else (None, None)
+    searcher, embedder, _kb = _searcher(as_json) if retrieval and "loop" in modes else (None, None, None)
     out = out or Path("eval-code")
     harness = Harness(chat, judge=judge_model, searcher=searcher, sandbox=SandboxSettings(), attempts=attempts,
                       timeout_s=timeout, state_dir=out / "state")  # fmt: skip
@@ -225,10 +232,12 @@ def retrieval(
     from evals.retrieval import evaluate
     from evals.scoring import BenchFileError
 
-    searcher, embedder = _searcher(as_json)
+    searcher, embedder, kb = _searcher(as_json)
     try:
         with _progress("queries") as on_item:
-            doc = evaluate(file, out or Path("eval-retrieval"), searcher, embedder, on_item=on_item)
+            doc = evaluate(
+                file, out or Path("eval-retrieval"), searcher, embedder, on_item=on_item, settings=kb
+            )
     except BenchFileError as exc:
         fail(str(exc), 2, as_json)
     m = doc["metrics"]

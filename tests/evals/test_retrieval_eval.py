@@ -39,3 +39,23 @@ def test_retrieval_eval_writes_reports_and_resumes(searcher, tmp_path):
 
     again = evaluate(queries, out, NoSearch(), "all-MiniLM-L6-v2")
     assert again["metrics"] == doc["metrics"]
+
+
+def test_cli_eval_retrieval(knowledge, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from mdbot.cli import app
+
+    settings, _pages, _docs = knowledge
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "a", "query": "mean squared displacement", "gold": ["compute_msd"]}\n')
+    runner = CliRunner()
+    monkeypatch.setenv("MDBOT_DATA_DIR", str(settings.data_dir))
+    result = runner.invoke(app, ["eval", "retrieval", str(queries), "--out", str(tmp_path / "r"), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["kind"] == "retrieval" and doc["n"] == 1 and doc["metrics"]["R@5"] == 1.0
+    assert doc["settings"]["knowledge_base"].endswith("knowledge") and doc["by"]["type"]["all"]["n"] == 1
+    monkeypatch.setenv("MDBOT_DATA_DIR", str(tmp_path / "empty"))
+    empty = runner.invoke(app, ["eval", "retrieval", str(queries), "--json"])
+    assert empty.exit_code == 2 and "empty" in json.loads(empty.stdout)["message"]
