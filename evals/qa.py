@@ -186,13 +186,17 @@ def summarize(rows: list[dict], conditions: tuple[str, ...]) -> dict:
     return {"kind": "qa", "n": n, "metrics": metrics, "by": by, "primary": primary}
 
 
+def _show(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
 def markdown(doc: dict) -> str:
     conds = doc["settings"]["conditions"]
     m = doc["metrics"]
     lines = [f"# Q&A — {', '.join(Path(f).name for f in doc['files'])}", "",
              f"{doc['n']} questions, model `{doc['model']}`, judge `{doc['models'].get('judge') or 'none'}`.", "",
              "Headline accuracy (mean of the files' accuracies, as MDAgent2 reports it): "
-             + ", ".join(f"**{c.replace('_', ' ')}** {m.get('accuracy_' + c) if m.get('accuracy_' + c) is not None else '–'}" for c in conds)
+             + ", ".join(f"**{c.replace('_', ' ')}** {_show(m.get('accuracy_' + c))}" for c in conds)
              + (f"; retrieval adds {m['retrieval_gain']:+.3f}." if "retrieval_gain" in m else "."), ""]  # fmt: skip
     for k in ("file", "type", "difficulty"):
         lines += [f"## By {k}", "", md_table(doc["by"][k], ["n", *conds]), ""]
