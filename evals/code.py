@@ -19,7 +19,7 @@ scored and not silently dropped.
 
 from __future__ import annotations
 
-import json
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evals import judge as judging
-from evals.report import Run, md_table
-from evals.scoring import BenchFileError
-from finetune.formats import decode_mdagent
+from evals.report import Run, file_digest, md_table
+from evals.scoring import BenchFileError, read_records, record_id
 from graph.service import SAFE_NAME
 
 if TYPE_CHECKING:
@@ -88,34 +87,18 @@ def load_tasks(path: Path, files_dir: Path | None = None, library=None) -> tuple
     """Tasks from JSON lines or a JSON array: ``{"task", "standrd_code"}`` (upstream, maybe ``"BASE64:"``)
     or ``{"task", "reference"}``; optional ``id``, ``type``, ``files`` (names in ``files_dir``, default the
     task file's directory)."""
-    path = Path(path)
-    if not path.is_file():
-        raise BenchFileError(f"task file not found: {path}")
-    text = path.read_text(errors="replace")
-    if text.lstrip().startswith("["):
+    records, bad = read_records(path)
+    files_dir = Path(files_dir) if files_dir else Path(path).parent
+    tasks, seen = [], set()
+    for number, rec in records:
         try:
-            records = [(i, json.dumps(r)) for i, r in enumerate(json.loads(text), start=1)]
-        except ValueError as exc:
-            raise BenchFileError(f"{path} is not valid JSON: {exc}") from None
-    else:
-        records = list(enumerate(text.splitlines(), start=1))
-    files_dir = Path(files_dir) if files_dir else path.parent
-    tasks, bad, seen = [], [], set()
-    for number, line in records:
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-            if not isinstance(raw, dict):
-                raise ValueError("not a JSON object")
-            rec = {k: decode_mdagent(v) for k, v in raw.items()}
             task = rec.get("task")
             if not isinstance(task, str) or not task.strip():
                 raise ValueError('no "task" text')
             reference = rec.get("standrd_code") or rec.get("standard_code") or rec.get("reference") or ""
             if not isinstance(reference, str):
                 raise ValueError("the reference script must be text")
-            tid = str(rec.get("id", number))
+            tid = record_id(rec, str(number))
             if tid in seen:
                 raise ValueError(f"duplicate id {tid!r}")
             names = rec.get("files") or []
@@ -123,17 +106,16 @@ def load_tasks(path: Path, files_dir: Path | None = None, library=None) -> tuple
                 isinstance(n, str) and SAFE_NAME.match(n) for n in names
             ):
                 raise ValueError('"files" must be a list of plain file names (in --files DIR)')
-            supplied = {
-                Path(n).name: str((files_dir / n).resolve()) for n in names if (files_dir / n).is_file()
-            }
-            missing = [n for n in names if Path(n).name not in supplied]
+            supplied = {n: str((files_dir / n).resolve()) for n in names if (files_dir / n).is_file()}
+            missing = [n for n in names if n not in supplied]
             missing += [n for n in needed_files(reference, library) if n not in supplied and n not in missing]
             seen.add(tid)
             tasks.append(
                 CodeTask(tid, task.strip(), reference, supplied, str(rec.get("type") or "all"), missing)
             )
-        except (ValueError, TypeError) as exc:
-            bad.append({"line": number, "reason": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - any malformed record is a bad line, never a crash
+            bad.append({"line": number, "reason": str(exc)[:300] or type(exc).__name__})
+    bad.sort(key=lambda b: b["line"])
     if not tasks:
         raise BenchFileError(f"no usable tasks in {path}")
     return tasks, bad
@@ -183,7 +165,8 @@ class Harness:
             from graph.settings import GraphSettings
 
             lab = GraphSettings()
-            settings = lab.model_copy(update={"data_dir": self.state_dir or Path(".mdbot"), "database_url": None,
+            state = self.state_dir or Path(tempfile.mkdtemp(prefix="mdbot-eval-"))
+            settings = lab.model_copy(update={"data_dir": state, "database_url": None,
                                               "attempt_budget": self.k, "run_timeout_s": self.timeout_s,
                                               "max_model_calls": max(lab.max_model_calls, 3 * self.k + 2)})  # fmt: skip
             models = {"instruct": None, "code": self.model, "judge": self.judge}
@@ -283,7 +266,10 @@ def evaluate(
     tasks, bad = load_tasks(path, files_dir, library_for(harness.sandbox))
     runnable = [t for t in tasks if not t.missing]
     skipped = [{"id": t.id, "missing": t.missing} for t in tasks if t.missing]
-    run = Run(out, "code")
+    fingerprint = {"model": (model_ids or {}).get("model"), "judge": (model_ids or {}).get("judge"),
+                   "file": file_digest(path), "files_dir": str(files_dir) if files_dir else None, "attempts": harness.k,
+                   "timeout_s": harness.timeout_s, "retrieval": harness.searcher is not None}  # fmt: skip
+    run = Run(out, "code", fingerprint)
     work = [(f"{m}/{t.id}", lambda t=t, m=m: harness.task(t, m)) for m in modes for t in runnable]
     try:
         done = run.map(work, concurrency, on_item)

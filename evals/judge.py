@@ -4,7 +4,8 @@ differently, and a generated script's fidelity to the task compared with the ref
 The rubrics are module constants and printed in the README, so a lab can see exactly what a score means
 (MD-EvalBench grades open questions with a model judge too). The judge runs at temperature 0 (the judge
 role's default) and answers in a JSON schema; a reply that does not validate is treated as no verdict
-(``None``) and counted as "unjudged" in the report, never as a zero.
+(``None``) and counted as "unjudged" in the report, never as a zero; an unreachable judge fails the item,
+which the next run retries.
 """
 
 from __future__ import annotations
@@ -64,17 +65,20 @@ class CodeVerdict(BaseModel):
 
 
 def _ask(judge: BaseChatModel, schema, system: str, user: str):
-    """The verdict, or None when the judge's reply does not validate or the judge cannot be reached: a judge
-    outage leaves an item unjudged (and says so in the report); it does not throw away the model's answer
-    or the sandbox's result."""
+    """The verdict, or None when the judge's reply does not validate (the item is then "unjudged": a judge
+    that cannot follow the schema is a property of the judge, and asking again would not change it).
+
+    An unreachable judge raises (after the client's own retries): the item is not recorded, and the next
+    run with the same ``--out`` does it again, rather than keeping it unjudged for good."""
     from langchain_core.messages import HumanMessage, SystemMessage
+    from openai import LengthFinishReasonError
 
     from graph.models import ask_structured
 
     try:
         return ask_structured(judge, schema, [SystemMessage(system), HumanMessage(user)])
-    except Exception as exc:  # noqa: BLE001 - network, HTTP and client errors alike
-        log.warning("judge failed: %s: %s", type(exc).__name__, str(exc)[:200])
+    except LengthFinishReasonError as exc:  # the reply ran out of tokens: no verdict, as for bad JSON
+        log.warning("judge reply cut off at its token limit: %s", str(exc)[:200])
         return None
 
 

@@ -13,6 +13,7 @@ averages its Knowledge and Syntax files), with retrieval when that condition ran
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evals import judge as judging
-from evals.report import Run, md_table
+from evals.report import Run, file_digest, md_table
 from evals.scoring import BenchFileError, QAItem, load_qa, parse_choice, score_choice, score_fill_blank
 
 if TYPE_CHECKING:
@@ -92,10 +93,11 @@ def score_item(item: QAItem, reply: str, judge: BaseChatModel | None) -> dict:
 
 
 def load_files(paths: list[Path]) -> tuple[list[QAItem], list[dict]]:
-    items, bad = [], []
+    items, bad, stems = [], [], set()
     for path in paths:
-        if not Path(path).is_file():
-            raise BenchFileError(f"benchmark file not found: {path}")
+        if Path(path).stem in stems:  # the stem names the file's group in the report and in the keys
+            raise BenchFileError(f"two benchmark files are named {Path(path).stem!r}; rename one")
+        stems.add(Path(path).stem)
         got, wrong = load_qa(path)
         items += got
         bad += [{"file": str(path), **b} for b in wrong]
@@ -132,14 +134,18 @@ def evaluate(
     items, bad = load_files(paths)
     if "retrieval" in conditions and searcher is None:
         raise ValueError("the retrieval condition needs a searcher")
-    run = Run(out, "qa")
+    fingerprint = {"model": (model_ids or {}).get("model"), "judge": (model_ids or {}).get("judge"),
+                   "files": {Path(p).stem: file_digest(p) for p in paths}, "passages": PASSAGES}  # fmt: skip
+    run = Run(out, "qa", fingerprint)
+    search_lock = threading.Lock()  # the searcher loads lazily and is not made for concurrent use
 
     def one(item: QAItem, condition: str) -> dict:
         t0 = time.perf_counter()
         passages = None
         if condition == "retrieval":
             query = " ".join([item.question, *item.options.values()])[:2000]
-            passages = [h.to_dict() for h in searcher.search(query, PASSAGES)]
+            with search_lock:
+                passages = [h.to_dict() for h in searcher.search(query, PASSAGES)]
         reply, usage = stream_text(model, prompt(item, passages))
         row = {"id": item.id, "file": item.source, "type": item.type, "difficulty": item.difficulty or "unrated",
                "condition": condition, "reply": reply, "passages": [p["doc_id"] for p in passages or []],

@@ -9,6 +9,7 @@ to compare runs: model ids, settings, the commit, the time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import subprocess
@@ -19,18 +20,43 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evals.scoring import BenchFileError
+
 log = logging.getLogger(__name__)
 
 
-class Run:
-    """One report directory. Rows are keyed by ``row["key"]`` (or ``row["id"]``)."""
+def file_digest(path: Path) -> str:
+    """SHA-256 of a benchmark file (an edited file is another benchmark)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
-    def __init__(self, out: Path, kind: str):
+
+class Run:
+    """One report directory. Rows are keyed by ``row["key"]`` (or ``row["id"]``).
+
+    ``fingerprint`` is what makes rows comparable (model ids, judge, settings, the benchmark files' digests).
+    It is kept in ``run.json``; resuming with another one is refused, since the old rows would be reported
+    under the new model's name."""
+
+    def __init__(self, out: Path, kind: str, fingerprint: dict | None = None):
         self.out, self.kind = Path(out), kind
-        self.out.mkdir(parents=True, exist_ok=True)
         self.results_path = self.out / "results.jsonl"
         self.errors: list[dict] = []
         self._lock = threading.Lock()
+        fingerprint = json.loads(json.dumps({"kind": kind, **(fingerprint or {})}, default=str))
+        manifest = self.out / "run.json"
+        if self.results_path.is_file() and manifest.is_file():
+            try:
+                old = json.loads(manifest.read_text()).get("fingerprint", {})
+            except (ValueError, AttributeError):
+                old = {}
+            changed = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+            if changed:
+                raise BenchFileError(
+                    f"{self.out} holds a run with other {', '.join(changed)}; resuming would mix the two. "
+                    "Use another --out (or delete that directory to start over)."
+                )
+        self.out.mkdir(parents=True, exist_ok=True)
+        manifest.write_text(json.dumps({"fingerprint": fingerprint}, indent=1))
 
     def done(self) -> dict[str, dict]:
         """Items already finished by an earlier (interrupted) run, by key; a torn last line is ignored."""

@@ -7,43 +7,42 @@ per-query latency.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from evals.report import Run, md_table
-from evals.scoring import BenchFileError, retrieval_metrics
+from evals.report import Run, file_digest, md_table
+from evals.scoring import BenchFileError, read_records, record_id, retrieval_metrics
 
 METRICS = ["R@1", "R@5", "R@10", "MRR"]
 
 
 def load_queries(path: Path) -> tuple[list[dict], list[dict]]:
-    queries, bad, seen = [], [], set()
-    if not Path(path).is_file():
-        raise BenchFileError(f"query file not found: {path}")
-    for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
+    records, bad = read_records(path)
+    queries, seen = [], set()
+    for number, q in records:
         try:
-            q = json.loads(line)
-            gold = q["gold"]
-            if not isinstance(q["query"], str) or not q["query"].strip():
-                raise ValueError("empty query")
+            gold = q.get("gold")
             if isinstance(gold, str):
                 gold = [gold]
-            if not gold:
-                raise ValueError("no gold documents")
-            if str(q.get("id", number)) in seen:
-                raise ValueError(f"duplicate id {q.get('id')!r}")
-            seen.add(str(q.get("id", number)))
-            queries.append({"id": str(q.get("id", number)), "query": q["query"], "gold": [str(g) for g in gold],
-                            "type": str(q.get("type") or "all")})  # fmt: skip
-        except (ValueError, KeyError, TypeError) as exc:
-            bad.append({"line": number, "reason": f"{type(exc).__name__}: {exc}"})
-    return queries, bad
+            if not isinstance(q.get("query"), str) or not q["query"].strip():
+                raise ValueError("no query text")
+            if not isinstance(gold, list) or not gold or not all(isinstance(g, str) for g in gold):
+                raise ValueError('"gold" must list the relevant document ids')
+            qid = record_id(q, str(number))
+            if qid in seen:
+                raise ValueError(f"duplicate id {qid!r}")
+            seen.add(qid)
+            queries.append(
+                {"id": qid, "query": q["query"], "gold": gold, "type": str(q.get("type") or "all")}
+            )
+        except Exception as exc:  # noqa: BLE001 - any malformed record is a bad line, never a crash
+            bad.append({"line": number, "reason": str(exc)[:300] or type(exc).__name__})
+    if not queries:
+        raise BenchFileError(f"no usable queries in {path}")
+    return queries, sorted(bad, key=lambda b: b["line"])
 
 
 def evaluate(
@@ -56,7 +55,7 @@ def evaluate(
 ) -> dict:
     """Run (or resume) the evaluation; returns the report document (DESIGN.md §3 shape)."""
     queries, bad = load_queries(path)
-    run = Run(out, "retrieval")
+    run = Run(out, "retrieval", {"embedding": model, "file": file_digest(path), **(settings or {})})
 
     def one(q: dict) -> dict:
         t0 = time.perf_counter()

@@ -36,68 +36,128 @@ class QAItem:
     source: str = ""  # the file it came from (MD-EvalBench reports per file: Knowledge vs Syntax)
 
 
-def load_qa(path: Path) -> tuple[list[QAItem], list[dict]]:
-    """(items, bad lines as {"line", "reason"}) from an MD-EvalBench Q&A file."""
-    items, bad, seen = [], [], set()
-    for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
+def read_records(path: Path) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """(line number, JSON object with ``"BASE64:"`` values decoded) for each usable record of a benchmark
+    file — JSON lines, or one JSON array (numbered from 1) — and the bad ones as ``{"line", "reason"}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise BenchFileError(f"benchmark file not found: {path}")
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        raise BenchFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if text.lstrip().startswith("["):
         try:
-            raw = json.loads(line)
+            lines = [(i, r) for i, r in enumerate(json.loads(text), start=1)]
+        except (ValueError, RecursionError) as exc:
+            raise BenchFileError(f"{path} is not valid JSON: {str(exc)[:200]}") from None
+    else:
+        lines = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    records, bad = [], []
+    for number, line in lines:
+        try:
+            raw = json.loads(line) if isinstance(line, str) else line
             if not isinstance(raw, dict):
                 raise ValueError("not a JSON object")
-            rec = {k: decode_mdagent(v) for k, v in raw.items()}
-            kind = rec.get("type")
-            if kind not in QA_TYPES:
-                raise ValueError(f"type must be one of {', '.join(QA_TYPES)}, not {kind!r}")
-            if not str(rec.get("question") or "").strip():
-                raise ValueError("no question")
-            answer = rec.get("answer") or []
-            if isinstance(answer, str):
-                answer = [answer]
-            letters = [str(a).strip().upper() for a in answer]
-            options = {str(k).strip().upper(): str(v) for k, v in (rec.get("options") or {}).items()}
-            if kind in ("single_choice", "multiple_choice"):
-                if not options or not letters or any(a not in options for a in letters):
-                    raise ValueError("a choice question needs options and answer letters among them")
-            qid = str(rec.get("id", f"{Path(path).stem}-{number}"))
+            records.append((number, {str(k): decode_mdagent(v) for k, v in raw.items()}))
+        except (ValueError, RecursionError) as exc:
+            bad.append({"line": number, "reason": str(exc)[:300] or type(exc).__name__})
+    return records, bad
+
+
+def record_id(rec: dict, default: str) -> str:
+    """The record's id as text (a missing or null id is the line's default)."""
+    value = rec.get("id")
+    if value is None:
+        return default
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ValueError(f"id must be text or a number, not {type(value).__name__}")
+    return str(value)
+
+
+def _text(value, what: str) -> str:
+    """A text field; a list (several accepted answers) becomes "a | b"."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " | ".join(str(v) for v in value)
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ValueError(f"{what} must be text, not {type(value).__name__}")
+
+
+def _qa_item(rec: dict, qid: str, source: str) -> QAItem:
+    kind = rec.get("type")
+    if kind not in QA_TYPES:
+        raise ValueError(f"type must be one of {', '.join(QA_TYPES)}, not {str(kind)[:40]!r}")
+    question = _text(rec.get("question"), "question")
+    if not question.strip():
+        raise ValueError("no question")
+    raw_options = rec.get("options") or {}
+    if not isinstance(raw_options, dict):
+        raise ValueError("options must be an object of letter → text")
+    options: dict[str, str] = {}
+    for key, text in raw_options.items():
+        letter = str(key).strip().upper()
+        if letter in options:
+            raise ValueError(f"option {letter} is given twice")
+        options[letter] = _text(text, f"option {letter}")
+    answer = rec.get("answer") or []
+    if isinstance(answer, str):
+        answer = [answer]
+    if not isinstance(answer, list) or not all(isinstance(a, str) for a in answer):
+        raise ValueError("answer must be a list of option letters")
+    letters = sorted({a.strip().upper() for a in answer})
+    answer_text = _text(rec.get("answer_text"), "answer_text")
+    if kind in ("single_choice", "multiple_choice"):
+        if not options or not letters or any(a not in options for a in letters):
+            raise ValueError("a choice question needs options and answer letters among them")
+        if kind == "single_choice" and len(letters) != 1:
+            raise ValueError(f"a single-choice question has one answer, not {len(letters)}")
+    elif not answer_text.strip():
+        raise ValueError(f"a {kind} question needs answer_text to be scored against")
+    tags = rec.get("tags") or []
+    return QAItem(id=qid, type=kind, question=question, options=options, answer=letters,
+                  answer_text=answer_text, difficulty=_text(rec.get("difficulty"), "difficulty"),
+                  tags=[str(t) for t in tags] if isinstance(tags, list) else [str(tags)], source=source)  # fmt: skip
+
+
+def load_qa(path: Path) -> tuple[list[QAItem], list[dict]]:
+    """(items, bad lines as {"line", "reason"}) from an MD-EvalBench Q&A file."""
+    records, bad = read_records(path)
+    items, seen = [], set()
+    for number, rec in records:
+        try:
+            qid = record_id(rec, f"{Path(path).stem}-{number}")
             if qid in seen:
                 raise ValueError(f"duplicate id {qid!r}")
+            items.append(_qa_item(rec, qid, Path(path).stem))
             seen.add(qid)
-            items.append(
-                QAItem(
-                    id=qid,
-                    type=kind,
-                    question=str(rec["question"]),
-                    options=options,
-                    answer=letters,
-                    answer_text=str(rec.get("answer_text") or ""),
-                    difficulty=str(rec.get("difficulty") or ""),
-                    tags=[str(t) for t in rec.get("tags") or []],
-                    source=Path(path).stem,
-                )
-            )
-        except (ValueError, TypeError, KeyError) as exc:
-            bad.append({"line": number, "reason": str(exc)})
-    return items, bad
+        except Exception as exc:  # noqa: BLE001 - any malformed record is a bad line, never a crash
+            bad.append({"line": number, "reason": str(exc)[:300] or type(exc).__name__})
+    return items, sorted(bad, key=lambda b: b["line"])
 
 
 _MARKER = re.compile(r"(?:answers?|选项|答案)(?:\s+(?:is|are))?[\s*:：]*", re.I)
 # A list of capital letters at the start of what follows the marker: "B", "(B)", "A, C", "B and D", "ABD", "B、D"
-_LEAD = re.compile(r"(?:\(?[A-Z]\)?(?:\s*(?:,|、|和|/|&|\band\b|\s)\s*)?)+")
+_LEAD = re.compile(r"(?:\(?[A-Z]\)?(?:[ \t]*(?:,|、|和|/|&|\band\b|[ \t])[ \t]*)?)+")
 _LONE = re.compile(r"(?<![A-Za-z])\(?([A-Z])\)?(?![A-Za-z])")
 
 
 def parse_choice(reply: str, options: dict[str, str]) -> list[str]:
     """The letters a model chose: those listed after its last "Answer:" (or "the answer is", "答案："),
-    else every option letter standing alone in the reply."""
+    on that line only (an explanation below it names other options), else every option letter standing
+    alone in the reply."""
     valid = set(options)
     for m in reversed(list(_MARKER.finditer(reply))):
-        rest = reply[m.end() : m.end() + 80]
+        rest = reply[m.end() :].split("\n", 1)[0][:80]
         lead = _LEAD.match(rest)
-        if not lead or (lead.end() < len(rest) and lead.group()[-1].isupper() and rest[lead.end()].islower()):
-            continue  # "Answer: Because …" lists no letters
-        letters = {c for c in re.findall(r"[A-Z]", lead.group()) if c in valid}
+        if not lead:
+            continue
+        found = re.findall(r"[A-Z]", lead.group())
+        if lead.end() < len(rest) and lead.group()[-1].isupper() and rest[lead.end()].islower():
+            found = found[:-1]  # the last capital starts a word: "Answer: D Note …", "Answer: Because …"
+        letters = {c for c in found if c in valid}
         if letters:
             return sorted(letters)
     return sorted({c for c in _LONE.findall(reply) if c in valid})

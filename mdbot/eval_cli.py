@@ -101,6 +101,28 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
         yield lambda i, n: progress.update(task, completed=i, total=n)
 
 
+def _evaluate(label: str, as_json: bool, run: Callable[[Callable[[int, int], None]], dict]) -> dict:
+    """``run(on_item)`` under a progress bar, with the failure contract: a bad file or a report directory
+    of another run is exit 2, our own failure exit 1, and so is a run in which every item failed (a wrong
+    model name, an endpoint that is down) — the report says which."""
+    from evals.scoring import BenchFileError
+
+    try:
+        with _progress(label) as on_item:
+            doc = run(on_item)
+    except BenchFileError as exc:
+        fail(str(exc), 2, as_json)
+    except Exception as exc:  # noqa: BLE001 - reported as an internal failure with exit 1
+        log.exception("evaluation failed")
+        fail(f"evaluation failed: {type(exc).__name__}: {exc}", 1, as_json)
+    if doc["errors"] and not doc["n"]:
+        first = doc["errors"][0]["error"]
+        fail(
+            f"every item failed ({len(doc['errors'])}), e.g. {first[:300]}; report: {doc['out']}", 1, as_json
+        )
+    return doc
+
+
 def _finish(doc: dict, as_json: bool, line: str) -> None:
     if as_json:
         print(json.dumps(doc))
@@ -139,7 +161,6 @@ def qa(
 ) -> None:
     """Accuracy on choice, fill-blank and open questions, per type, difficulty and file; report + chart."""
     from evals.qa import evaluate
-    from evals.scoring import BenchFileError
 
     conditions = {"both": ("no_retrieval", "retrieval"), "on": ("retrieval",), "off": ("no_retrieval",)}.get(
         retrieval
@@ -150,12 +171,9 @@ def qa(
     judge_model, judge_id = _judge(judge)
     searcher, embedder, _kb = _searcher(as_json) if "retrieval" in conditions else (None, None, None)
     ids = {"model": mid, "judge": judge_id, "embedding": embedder}
-    try:
-        with _progress("questions") as on_item:
-            doc = evaluate(files, out or Path("eval-qa"), chat, judge=judge_model, searcher=searcher,
-                           conditions=conditions, concurrency=concurrency, on_item=on_item, model_ids=ids)  # fmt: skip
-    except BenchFileError as exc:
-        fail(str(exc), 2, as_json)
+    doc = _evaluate("questions", as_json, lambda on_item: evaluate(
+        files, out or Path("eval-qa"), chat, judge=judge_model, searcher=searcher, conditions=conditions,
+        concurrency=concurrency, on_item=on_item, model_ids=ids))  # fmt: skip
     m = doc["metrics"]
     _finish(doc, as_json, f"{doc['n']} questions: accuracy {_f(m['accuracy'])}"
             + "".join(f"  {c.replace('_', ' ')} {_f(m.get('accuracy_' + c))}" for c in conditions))  # fmt: skip
@@ -191,8 +209,7 @@ def code(
 ) -> None:
     """ExecSucc@1/@k, health pass rate, judge score vs the reference, calls and tokens per task; report + chart."""
     from evals.code import Harness, evaluate
-    from evals.scoring import BenchFileError
-    from sandbox.install import LammpsNotFound
+    from sandbox.install import LammpsNotFound, find_lammps
     from sandbox.settings import SandboxSettings
 
     modes = {"both": ("direct", "loop"), "direct": ("direct",), "loop": ("loop",)}.get(mode)
@@ -200,6 +217,10 @@ def code(
         fail(f"--mode must be both, direct or loop, not {mode!r}", 2, as_json)
     if files_dir is not None and not files_dir.is_dir():
         fail(f"--files: not a directory: {files_dir}", 2, as_json)
+    try:
+        find_lammps()  # before any model call: without LAMMPS nothing can be scored
+    except LammpsNotFound as exc:
+        fail(f"LAMMPS is not installed: {exc}", 1, as_json)
     chat, mid = _model(model, "code", as_json)
     judge_model, judge_id = _judge(judge)
     searcher, embedder, _kb = _searcher(as_json) if retrieval and "loop" in modes else (None, None, None)
@@ -207,14 +228,9 @@ def code(
     harness = Harness(chat, judge=judge_model, searcher=searcher, sandbox=SandboxSettings(), attempts=attempts,
                       timeout_s=timeout, state_dir=out / "state")  # fmt: skip
     ids = {"model": mid, "judge": judge_id, "embedding": embedder}
-    try:
-        with _progress("tasks") as on_item:
-            doc = evaluate(file, out, harness, modes=modes, files_dir=files_dir, concurrency=concurrency,
-                           on_item=on_item, model_ids=ids)  # fmt: skip
-    except BenchFileError as exc:
-        fail(str(exc), 2, as_json)
-    except LammpsNotFound as exc:
-        fail(f"LAMMPS is not installed: {exc}", 1, as_json)
+    doc = _evaluate("tasks", as_json, lambda on_item: evaluate(
+        file, out, harness, modes=modes, files_dir=files_dir, concurrency=concurrency, on_item=on_item,
+        model_ids=ids))  # fmt: skip
     by = doc["by"]["mode"]
     line = "; ".join(f"{m}: ExecSucc@1 {_f(by[m].get('exec_succ@1'))}  ExecSucc@{attempts} {_f(by[m].get('exec_succ@k'))}"
                      f"  health {_f(by[m].get('health_pass'))}  judge {_f(by[m].get('judge_score'))}" for m in modes)  # fmt: skip
@@ -230,16 +246,10 @@ def retrieval(
 ) -> None:
     """Recall@1/5/10 and MRR of the knowledge base, overall and by query type; report + chart."""
     from evals.retrieval import evaluate
-    from evals.scoring import BenchFileError
 
     searcher, embedder, kb = _searcher(as_json)
-    try:
-        with _progress("queries") as on_item:
-            doc = evaluate(
-                file, out or Path("eval-retrieval"), searcher, embedder, on_item=on_item, settings=kb
-            )
-    except BenchFileError as exc:
-        fail(str(exc), 2, as_json)
+    doc = _evaluate("queries", as_json, lambda on_item: evaluate(
+        file, out or Path("eval-retrieval"), searcher, embedder, on_item=on_item, settings=kb))  # fmt: skip
     m = doc["metrics"]
     _finish(
         doc,

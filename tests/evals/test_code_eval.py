@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evals.code import Harness, evaluate, load_tasks, needed_files
+from evals.scoring import BenchFileError
 from tests.graph.openai_server import (
     DEFAULT_JUDGE,
     ScriptedOpenAI,
@@ -133,8 +134,12 @@ def test_eval_code_both_modes_with_the_real_sandbox(endpoint, settings, searcher
 
     # a rerun resumes: nothing is asked or run again
     before = len(endpoint.requests)
-    again = evaluate(TASKS, out, Harness(None, sandbox=settings, attempts=3), concurrency=2)
+    harness = Harness(None, searcher=searcher, sandbox=settings, attempts=3, timeout_s=120)
+    again = evaluate(TASKS, out, harness, concurrency=2, model_ids={"model": "md-code"})
     assert len(endpoint.requests) == before and again["by"]["mode"] == doc["by"]["mode"]
+    # ... but not with another model: its rows would be reported under the wrong name
+    with pytest.raises(BenchFileError, match="other model"):
+        evaluate(TASKS, out, harness, model_ids={"model": "md-code-r2"})
 
 
 def test_load_tasks_formats_and_needed_files(tmp_path):

@@ -115,6 +115,26 @@ def test_qa_resumes_and_retries_only_what_failed(monkeypatch, tmp_path):
     assert second["errors"] == [] and second["metrics"]["accuracy"] == 0.5625
 
 
+def test_a_judge_outage_is_retried_not_kept_unjudged(monkeypatch, tmp_path):
+    from graph.models import chat_model
+
+    def judge_down(body):
+        if schema_name(body) == "OpenVerdict":
+            raise RuntimeError("judge server restarting")
+        return responder(body)
+
+    out = tmp_path / "qa"
+    with ScriptedOpenAI(judge_down) as server:
+        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_BASE_URL", server.base_url)
+        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_MAX_RETRIES", "0")
+        model, judge = chat_model("instruct", env_file=None), chat_model("judge", env_file=None)
+        first = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
+        assert [e["key"] for e in first["errors"]] == ["no_retrieval/Knowledge/4"]
+        server.responder = responder
+        second = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
+    assert second["metrics"]["unjudged_no_retrieval"] == 0 and second["metrics"]["accuracy"] == 0.5625
+
+
 def test_no_judge_leaves_open_questions_unscored(models, tmp_path):
     _server, model, _judge = models
     doc = evaluate(FILES, tmp_path / "qa", model, judge=None, conditions=("no_retrieval",))
@@ -146,3 +166,18 @@ def test_cli_qa_json_and_errors(models, tmp_path):
     assert bad.exit_code == 2 and "not found" in json.loads(bad.stdout)["message"]
     wrong = runner.invoke(app, ["eval", "qa", str(FILES[0]), "--retrieval", "maybe"])
     assert wrong.exit_code == 2
+
+    def down(body):
+        raise RuntimeError("no such model")
+
+    server, *_ = models
+    server.responder = down
+    failed = runner.invoke(
+        app, ["eval", "qa", str(FILES[1]), "--retrieval", "off", "--out", str(tmp_path / "x"), "--json"]
+    )
+    assert failed.exit_code == 1 and "every item failed (2)" in json.loads(failed.stdout)["message"]
+    # the same --out with another model is refused rather than mixed
+    server.responder = responder
+    other = runner.invoke(app, ["eval", "qa", *map(str, FILES), "--retrieval", "off", "--model", "other",
+                                "--out", str(out), "--json"])  # fmt: skip
+    assert other.exit_code == 2 and "other model" in json.loads(other.stdout)["message"]

@@ -54,6 +54,9 @@ def test_load_qa_decodes_base64_and_reports_bad_lines(tmp_path):
         ("Answer: ABD", ["A", "B", "D"]),
         ("Answer: B and D, since A is wrong", ["B", "D"]),
         ("Answer: Because C is a thermostat", ["C"]),  # no letter list after the marker: lone letters
+        ("Answer: C\n\nA uses fix nve, B uses fix npt.", ["C"]),  # the explanation below does not count
+        ("Answer: A, C\nReason: B is wrong", ["A", "C"]),
+        ("Answer: D Note: A is tempting", ["D"]),
     ],
 )
 def test_parse_choice(reply, expected):
@@ -85,3 +88,45 @@ def test_retrieval_metrics_by_hand():
         "R@10": round(2 / 3, 4),
         "MRR": round((1 + 1 / 3) / 3, 4),
     }
+
+
+def test_malformed_records_are_bad_lines_not_crashes(tmp_path):
+    ok = {"type": "single_choice", "question": "q?", "options": {"A": "x", "B": "y"}, "answer": ["A"]}
+    lines = [
+        {**ok, "id": None},  # a null id is the line's default id, so two of them do not collide
+        {**ok, "id": None},
+        {**ok, "options": ["x", "y"]},
+        {**ok, "options": {"a": "x", " A": "y"}},
+        {**ok, "answer": {"A": True}},
+        {**ok, "answer": ["A", "B"]},  # single choice, two answers
+        {"type": "fill_blank", "question": "units ___", "answer_text": ["metal", "real"]},
+        {"type": "open_qa", "question": "why?"},  # nothing to score against
+        {**ok, "id": {"nested": 1}},
+    ]
+    text = "\n".join(json.dumps(x) for x in lines) + "\n" + "[" * 100_000 + "\n7\n"
+    f = tmp_path / "Odd.jsonl"
+    f.write_text(text)
+    items, bad = load_qa(f)
+    assert [i.id for i in items] == ["Odd-1", "Odd-2", "Odd-7"]
+    assert items[2].answer_text == "metal | real" and score_fill_blank("real", items[2].answer_text) == 1.0
+    reasons = {b["line"]: b["reason"] for b in bad}
+    assert sorted(reasons) == [3, 4, 5, 6, 8, 9, 10, 11]
+    assert "options must be an object" in reasons[3] and "given twice" in reasons[4]
+    assert "list of option letters" in reasons[5] and "one answer, not 2" in reasons[6]
+    assert (
+        "needs answer_text" in reasons[8]
+        and "id must be" in reasons[9]
+        and "not a JSON object" in reasons[11]
+    )
+
+
+def test_unreadable_and_empty_files_are_usage_errors(tmp_path):
+    from evals.retrieval import load_queries
+    from evals.scoring import BenchFileError
+
+    with pytest.raises(BenchFileError, match="not found"):
+        load_qa(tmp_path / "missing.jsonl")
+    garbage = tmp_path / "q.jsonl"
+    garbage.write_text('{"id": 1, "query": "x"}\nnot json\n')
+    with pytest.raises(BenchFileError, match="no usable queries"):
+        load_queries(garbage)
