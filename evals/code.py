@@ -86,7 +86,8 @@ def needed_files(script: str, library=None) -> list[str]:
 def load_tasks(path: Path, files_dir: Path | None = None, library=None) -> tuple[list[CodeTask], list[dict]]:
     """Tasks from JSON lines or a JSON array: ``{"task", "standrd_code"}`` (upstream, maybe ``"BASE64:"``)
     or ``{"task", "reference"}``; optional ``id``, ``type``, ``files`` (names in ``files_dir``, default the
-    task file's directory)."""
+    task file's directory). Files the reference reads are supplied from ``files_dir`` too when they are
+    there; those that are not make the task ``missing`` them."""
     records, bad = read_records(path)
     files_dir = Path(files_dir) if files_dir else Path(path).parent
     tasks, seen = [], set()
@@ -106,9 +107,12 @@ def load_tasks(path: Path, files_dir: Path | None = None, library=None) -> tuple
                 isinstance(n, str) and SAFE_NAME.match(n) for n in names
             ):
                 raise ValueError('"files" must be a list of plain file names (in --files DIR)')
-            supplied = {n: str((files_dir / n).resolve()) for n in names if (files_dir / n).is_file()}
-            missing = [n for n in names if n not in supplied]
-            missing += [n for n in needed_files(reference, library) if n not in supplied and n not in missing]
+            # the files the task names, and those its reference reads that are in the files directory
+            # (upstream's tasks name none: their data files just sit next to them)
+            wanted = names + [n for n in needed_files(reference, library) if n not in names]
+            supplied = {n: str((files_dir / n).resolve()) for n in wanted
+                        if SAFE_NAME.match(n) and (files_dir / n).is_file()}  # fmt: skip
+            missing = [n for n in wanted if n not in supplied]
             seen.add(tid)
             tasks.append(
                 CodeTask(tid, task.strip(), reference, supplied, str(rec.get("type") or "all"), missing)
@@ -338,9 +342,7 @@ def markdown(doc: dict) -> str:
     if doc["skipped"]:
         lines += [f"## Skipped: {len(doc['skipped'])} task(s) need files that were not supplied", ""]
         lines += [f"- `{t['id']}`: {', '.join(t['missing'])}" for t in doc["skipped"]]
-        lines.append(
-            "\nSupply them with `--files DIR` (and name them in the task's `files`) to score these tasks."
-        )
+        lines.append("\nPut them in `--files DIR` (default: next to the task file) to score these tasks.")
     if doc["bad_lines"]:
         lines.append(f"\n{len(doc['bad_lines'])} unusable line(s) skipped; see report.json `bad_lines`.")
     if doc["errors"]:

@@ -154,13 +154,15 @@ def test_load_tasks_formats_and_needed_files(tmp_path):
     (tmp_path / "setup.in").write_text("mass 1 1.0\n")
     b64 = "BASE64:" + base64.b64encode(json.dumps(ref).encode()).decode()
     array = [{"id": "a", "task": "do it", "standrd_code": b64, "files": ["setup.in"]},
-             {"id": "a", "task": "again"}, {"task": ""}, {"task": "no reference at all"}]  # fmt: skip
+             {"id": "a", "task": "again"}, {"task": ""}, {"task": "no reference at all"},
+             {"id": "b", "task": "the same, files unnamed", "reference": ref}]  # fmt: skip
     f = tmp_path / "tasks.json"
     f.write_text(json.dumps(array))
     tasks, bad = load_tasks(f, library=Library())
-    assert [t.id for t in tasks] == ["a", "4"] and tasks[0].reference == ref
+    assert [t.id for t in tasks] == ["a", "4", "b"] and tasks[0].reference == ref
     assert tasks[0].files == {"setup.in": str((tmp_path / "setup.in").resolve())}
     assert tasks[0].missing == ["water.mol"] and tasks[1].missing == []
+    assert tasks[2].files == tasks[0].files and tasks[2].missing == ["water.mol"]  # found next to the tasks
     assert [b["line"] for b in bad] == [2, 3] and "duplicate id" in bad[0]["reason"]
 
 
