@@ -286,8 +286,7 @@ def evaluate(
                 "settings": {"modes": list(modes), "attempts": harness.k, "timeout_s": harness.timeout_s,
                              "retrieval": harness.searcher is not None, "concurrency": concurrency}})  # fmt: skip
     doc["metrics"]["skipped"] = len(skipped)
-    run.write(doc, markdown(doc), chart(doc))
-    return {**doc, "out": str(out)}
+    return run.write(doc, markdown(doc), chart(doc))
 
 
 def _metrics(rows: list[dict]) -> dict:
@@ -343,12 +342,6 @@ def markdown(doc: dict) -> str:
         lines += [f"## Skipped: {len(doc['skipped'])} task(s) need files that were not supplied", ""]
         lines += [f"- `{t['id']}`: {', '.join(t['missing'])}" for t in doc["skipped"]]
         lines.append("\nPut them in `--files DIR` (default: next to the task file) to score these tasks.")
-    if doc["bad_lines"]:
-        lines.append(f"\n{len(doc['bad_lines'])} unusable line(s) skipped; see report.json `bad_lines`.")
-    if doc["errors"]:
-        lines.append(
-            f"\n{len(doc['errors'])} task run(s) failed (model errors); rerun with the same --out to retry."
-        )
     return "\n".join(lines) + "\n"
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evals import judge as judging
-from evals.report import Run, file_digest, md_table
+from evals.report import Run, file_digest, md_table, number
 from evals.scoring import BenchFileError, QAItem, load_qa, parse_choice, score_choice, score_fill_blank
 
 if TYPE_CHECKING:
@@ -160,8 +160,7 @@ def evaluate(
     doc.update({"model": (model_ids or {}).get("model", ""), "models": model_ids or {}, "bad_lines": bad,
                 "errors": run.errors, "files": [str(p) for p in paths],
                 "settings": {"conditions": list(conditions), "passages": PASSAGES, "concurrency": concurrency}})  # fmt: skip
-    run.write(doc, markdown(doc), chart(doc))
-    return {**doc, "out": str(out)}
+    return run.write(doc, markdown(doc), chart(doc))
 
 
 def summarize(rows: list[dict], conditions: tuple[str, ...]) -> dict:
@@ -192,17 +191,13 @@ def summarize(rows: list[dict], conditions: tuple[str, ...]) -> dict:
     return {"kind": "qa", "n": n, "metrics": metrics, "by": by, "primary": primary}
 
 
-def _show(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
 def markdown(doc: dict) -> str:
     conds = doc["settings"]["conditions"]
     m = doc["metrics"]
     lines = [f"# Q&A — {', '.join(Path(f).name for f in doc['files'])}", "",
              f"{doc['n']} questions, model `{doc['model']}`, judge `{doc['models'].get('judge') or 'none'}`.", "",
              "Headline accuracy (mean of the files' accuracies, as MDAgent2 reports it): "
-             + ", ".join(f"**{c.replace('_', ' ')}** {_show(m.get('accuracy_' + c))}" for c in conds)
+             + ", ".join(f"**{c.replace('_', ' ')}** {number(m.get('accuracy_' + c))}" for c in conds)
              + (f"; retrieval adds {m['retrieval_gain']:+.3f}." if "retrieval_gain" in m else "."), ""]  # fmt: skip
     for k in ("file", "type", "difficulty"):
         lines += [f"## By {k}", "", md_table(doc["by"][k], ["n", *conds]), ""]
@@ -210,12 +205,6 @@ def markdown(doc: dict) -> str:
     if unjudged:
         lines.append(f"Unjudged (no judge verdict): {unjudged}. Open questions without a verdict are left out of "
                      "the accuracy; fill-blank answers without one count by the strict match.")  # fmt: skip
-    if doc["bad_lines"]:
-        lines.append(f"\n{len(doc['bad_lines'])} unusable line(s) skipped; see report.json `bad_lines`.")
-    if doc["errors"]:
-        lines.append(
-            f"\n{len(doc['errors'])} item(s) failed (model errors); rerun with the same --out to retry them."
-        )
     return "\n".join(lines) + "\n"
 
 

@@ -114,19 +114,29 @@ class Run:
 
     def write(
         self, document: dict[str, Any], markdown: str, chart: dict[str, dict[str, float]] | None
-    ) -> None:
-        """report.json (``document`` + provenance), report.md, and chart.png of ``chart`` ({group: {metric: value}})."""
+    ) -> dict[str, Any]:
+        """report.json (``document`` + provenance), report.md (``markdown`` + what was left out and where the
+        run came from), and chart.png of ``chart`` ({group: {metric: value}}); returns the document written."""
         document = {**document, "out": str(self.out)}
         document.setdefault("provenance", {}).update(
             {"commit": _commit(), "finished_at": datetime.now(UTC).isoformat()}
         )
         (self.out / "report.json").write_text(json.dumps(document, indent=1))
+        footer = ""
+        if document.get("bad_lines"):
+            footer += (
+                f"\n{len(document['bad_lines'])} unusable line(s) skipped; see report.json `bad_lines`.\n"
+            )
+        if document.get("errors"):
+            footer += (f"\n{len(document['errors'])} item(s) failed (model errors); rerun with the same --out to "
+                       "retry them.\n")  # fmt: skip
         prov = document["provenance"]
-        footer = f"\n_mdbot commit {prov['commit'] or 'unknown'}, finished {prov['finished_at'][:19]} UTC; "
+        footer += f"\n_mdbot commit {prov['commit'] or 'unknown'}, finished {prov['finished_at'][:19]} UTC; "
         footer += "every item's reply and score are in results.jsonl._\n"
         (self.out / "report.md").write_text(markdown + footer)
         if chart:
             _bar_chart(chart, self.out / "chart.png", f"{self.kind} — {document.get('model', '')}")
+        return document
 
 
 def _commit() -> str | None:
@@ -170,17 +180,18 @@ def _bar_chart(groups: dict[str, dict[str, float]], path: Path, title: str) -> N
     plt.close(fig)
 
 
+def number(v: Any) -> str:
+    """How reports show a value: fractions and scores to three decimals, counts as they are, missing as "–"."""
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
 def md_table(rows: dict[str, dict[str, Any]], metrics: list[str]) -> str:
-    """A Markdown table, one row per key; numbers to three decimals, missing values as "–"."""
-
-    def cell(v: Any) -> str:
-        if isinstance(v, bool) or v is None:
-            return "–" if v is None else str(v)
-        if isinstance(v, int):
-            return str(v)
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
-
+    """A Markdown table, one row per key, cells shown by :func:`number`."""
     head = "| | " + " | ".join(metrics) + " |\n|---|" + "---|" * len(metrics) + "\n"
     return head + "".join(
-        f"| {name} | " + " | ".join(cell(r.get(m)) for m in metrics) + " |\n" for name, r in rows.items()
+        f"| {name} | " + " | ".join(number(r.get(m)) for m in metrics) + " |\n" for name, r in rows.items()
     )

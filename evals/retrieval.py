@@ -83,9 +83,7 @@ def evaluate(
            "settings": {"k": 10, **(settings or {})}}  # fmt: skip
     md = (
         f"# Retrieval — {Path(path).name}\n\n{len(rows)} queries, embedding model `{model}`"
-        + (f", {len(bad)} bad line(s) skipped" if bad else "")
         + f"; latency p50 {latency.get('p50_ms', 0):.1f} ms, p95 {latency.get('p95_ms', 0):.1f} ms.\n\n"
         + md_table({"all": {"n": len(rows), **overall}, **by}, ["n", *METRICS])
     )
-    run.write(doc, md, {"all": overall, **{t: {m: v[m] for m in METRICS} for t, v in by.items()}})
-    return {**doc, "out": str(out)}
+    return run.write(doc, md, {"all": overall, **{t: {m: v[m] for m in METRICS} for t, v in by.items()}})

@@ -136,10 +136,6 @@ def _finish(doc: dict, as_json: bool, line: str) -> None:
     print(f"report: {Path(doc['out']) / 'report.md'}")
 
 
-def _f(v) -> str:
-    return "–" if v is None else f"{v:.3f}"
-
-
 @app.command()
 def qa(
     files: Annotated[
@@ -161,6 +157,7 @@ def qa(
 ) -> None:
     """Accuracy on choice, fill-blank and open questions, per type, difficulty and file; report + chart."""
     from evals.qa import evaluate
+    from evals.report import number
 
     conditions = {"both": ("no_retrieval", "retrieval"), "on": ("retrieval",), "off": ("no_retrieval",)}.get(
         retrieval
@@ -175,8 +172,8 @@ def qa(
         files, out or Path("eval-qa"), chat, judge=judge_model, searcher=searcher, conditions=conditions,
         concurrency=concurrency, on_item=on_item, model_ids=ids))  # fmt: skip
     m = doc["metrics"]
-    _finish(doc, as_json, f"{doc['n']} questions: accuracy {_f(m['accuracy'])}"
-            + "".join(f"  {c.replace('_', ' ')} {_f(m.get('accuracy_' + c))}" for c in conditions))  # fmt: skip
+    _finish(doc, as_json, f"{doc['n']} questions: accuracy {number(m['accuracy'])}"
+            + "".join(f"  {c.replace('_', ' ')} {number(m.get('accuracy_' + c))}" for c in conditions))  # fmt: skip
 
 
 @app.command()
@@ -209,6 +206,7 @@ def code(
 ) -> None:
     """ExecSucc@1/@k, health pass rate, judge score vs the reference, calls and tokens per task; report + chart."""
     from evals.code import Harness, evaluate
+    from evals.report import number
     from sandbox.install import LammpsNotFound, find_lammps
     from sandbox.settings import SandboxSettings
 
@@ -232,8 +230,8 @@ def code(
         file, out, harness, modes=modes, files_dir=files_dir, concurrency=concurrency, on_item=on_item,
         model_ids=ids))  # fmt: skip
     by = doc["by"]["mode"]
-    line = "; ".join(f"{m}: ExecSucc@1 {_f(by[m].get('exec_succ@1'))}  ExecSucc@{attempts} {_f(by[m].get('exec_succ@k'))}"
-                     f"  health {_f(by[m].get('health_pass'))}  judge {_f(by[m].get('judge_score'))}" for m in modes)  # fmt: skip
+    line = "; ".join(f"{m}: ExecSucc@1 {number(by[m].get('exec_succ@1'))}  ExecSucc@{attempts} {number(by[m].get('exec_succ@k'))}"
+                     f"  health {number(by[m].get('health_pass'))}  judge {number(by[m].get('judge_score'))}" for m in modes)  # fmt: skip
     skipped = f" ({len(doc['skipped'])} skipped: files missing)" if doc["skipped"] else ""
     _finish(doc, as_json, f"{doc['n']} tasks{skipped} — {line}")
 
