@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from evals import judge as judging
 from evals.report import Run, file_digest, md_table
 from evals.scoring import BenchFileError, read_records, record_id
+from graph.critique import run_summary
 from graph.service import SAFE_NAME
 
 if TYPE_CHECKING:
@@ -132,18 +133,6 @@ def _tokens(calls: list[dict]) -> dict[str, int]:
     }
 
 
-def _run_line(result: dict | None) -> str:
-    if not result:
-        return "it was not run"
-    health = result.get("health") or {}
-    parts = [f"status {result.get('status')}, final step {result.get('final_step')}"]
-    if result.get("error"):
-        parts.append(f"error: {(result['error'] or {}).get('message', '')[:300]}")
-    if health and not health.get("ok", True):
-        parts.append("health issues: " + "; ".join(health.get("issues", [])))
-    return ". ".join(parts)
-
-
 class Harness:
     """Everything a task needs: the models, the sandbox settings, the knowledge base, k."""
 
@@ -218,9 +207,7 @@ class Harness:
         turn = self.brain().ask(t.task, t.files, source="eval", intent="generate")
         if turn.outcome == "error" and not turn.attempts:
             raise RuntimeError(turn.answer[:300])  # the endpoint failed: retried on the next run
-        attempts = [{"n": a["n"], "origin": a["origin"], "check": a["check"], "run": a["run"],
-                     "error": a["error"], "health": a["health"]} for a in turn.attempts]  # fmt: skip
-        return {"attempts": attempts, "calls": turn.calls, "script": turn.script, "result": turn.result,
+        return {"attempts": turn.attempts, "calls": turn.calls, "script": turn.script, "result": turn.result,
                 "outcome": turn.outcome}  # fmt: skip
 
     def task(self, t: CodeTask, mode: str) -> dict:
@@ -244,7 +231,8 @@ class Harness:
             return {"judge": None}
         if not script:
             return {"judge": 0.0, "judge_reason": "no script was produced"}
-        verdict = judging.judge_code(self.judge, t.task, t.reference, script, _run_line(result))
+        run = run_summary(result) if result else "it was not run"
+        verdict = judging.judge_code(self.judge, t.task, t.reference, script, run)
         if verdict is None:
             return {
                 "judge": None,

@@ -55,11 +55,10 @@ def prompt(item: QAItem, passages: list[dict] | None):
 
     user = question_text(item)
     if passages is not None:
-        numbered = "\n\n".join(
-            f"[{i}] {p['title']} — {p.get('section', '')}\n{p['text'][:PASSAGE_CHARS]}"
-            for i, p in enumerate(passages, 1)
-        )
-        user = f"Passages from the LAMMPS manual and the lab's documents:\n{numbered or '(none found)'}\n\n{user}"
+        from graph.nodes import numbered_passages  # numbered as the bot shows them to its models
+
+        numbered = numbered_passages(passages, PASSAGE_CHARS)
+        user = f"Passages from the LAMMPS manual and the lab's documents:\n{numbered}\n\n{user}"
     return [SystemMessage(QA_SYSTEM), HumanMessage(user)]
 
 

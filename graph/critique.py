@@ -159,6 +159,24 @@ def problems(check: dict | None, run: dict | None, judge: dict | None) -> list[s
     return out
 
 
+def run_summary(run: dict) -> str:
+    """One paragraph on how a run went, for a judge model: status, final step, the error if any, health,
+    and the first and last thermo rows (the critique's judge and ``mdbot eval code``'s grader both read it)."""
+    health = run.get("health") or {}
+    parts = [f"status {run.get('status')}, final step {run.get('final_step')}"]
+    if run.get("error"):
+        parts.append(f"error: {(run['error'].get('message') or '')[:300]}")
+    parts.append(
+        "health ok" if health.get("ok", True) else "health issues: " + "; ".join(health.get("issues", []))
+    )
+    for table in run.get("thermo", [])[-1:]:
+        if table.get("rows"):
+            parts.append(
+                f"thermo columns {table['columns']}; first row {table['rows'][0]}; last row {table['rows'][-1]}"
+            )
+    return ". ".join(parts)
+
+
 def _describe(result: dict, lead: str) -> str:
     err = result.get("error") or {}
     parts = [f"{lead}: {err.get('message', 'no error message')}"]

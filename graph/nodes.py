@@ -183,7 +183,8 @@ def retrieve(state: State, runtime: Runtime[Context]) -> dict:
     return update
 
 
-def _numbered(passages: list[dict], chars: int = PASSAGE_CHARS) -> str:
+def numbered_passages(passages: list[dict], chars: int = PASSAGE_CHARS) -> str:
+    """Passages as the models see them, numbered for citation ([1], [2]…); also used by ``mdbot eval qa``."""
     return (
         "\n\n".join(
             f"[{i}] {p['title']} — {p.get('section', '')} ({p.get('source', '')})\n{p['text'][:chars]}"
@@ -220,7 +221,7 @@ def answer(state: State, runtime: Runtime[Context]) -> dict:
         return {"answer": text, "citations": cites, "outcome": "offline"}
     _emit(runtime, "writing", "Writing the answer…")
     messages = [
-        SystemMessage(prompts.ANSWER_SYSTEM.format(passages=_numbered(passages))),
+        SystemMessage(prompts.ANSWER_SYSTEM.format(passages=numbered_passages(passages))),
         *_history(state, ctx),
         HumanMessage(state.get("request", "")),
     ]
@@ -276,7 +277,7 @@ def explain(state: State, runtime: Runtime[Context]) -> dict:
         _emit(runtime, "writing", "Explaining…")
         messages = [
             SystemMessage(
-                prompts.EXPLAIN_SYSTEM.format(diagnosis=diagnosis, passages=_numbered(passages, 1000))
+                prompts.EXPLAIN_SYSTEM.format(diagnosis=diagnosis, passages=numbered_passages(passages, 1000))
             ),
             HumanMessage(text[-6000:]),
         ]
@@ -505,7 +506,7 @@ def critique(state: State, runtime: Runtime[Context]) -> dict:
         and state.get("intent") == "generate"
         and calls.left > 0
     ):
-        run_summary = _run_summary(last["run"])
+        run_summary = crit.run_summary(last["run"])
         messages = [
             SystemMessage(prompts.JUDGE_SYSTEM),
             HumanMessage(
@@ -537,20 +538,6 @@ def critique(state: State, runtime: Runtime[Context]) -> dict:
     }
     attempts[-1] = {**last, "critique": result}
     return {"attempts": attempts, "feedback": "\n\n".join(problems), **calls.update()}
-
-
-def _run_summary(run: dict) -> str:
-    health = run.get("health", {})
-    parts = [f"status {run.get('status')}, final step {run.get('final_step')}"]
-    parts.append(
-        "health ok" if health.get("ok", True) else "health issues: " + "; ".join(health.get("issues", []))
-    )
-    for table in run.get("thermo", [])[-1:]:
-        if table.get("rows"):
-            parts.append(
-                f"thermo columns {table['columns']}; first row {table['rows'][0]}; last row {table['rows'][-1]}"
-            )
-    return ". ".join(parts)
 
 
 def after_critique(state: State, runtime: Runtime[Context]) -> Literal["respond", "repair"]:
