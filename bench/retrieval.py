@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -27,6 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TARGETS = {"R@1": 0.65, "R@5": 0.92, "MRR": 0.75, "p95_ms": 150.0, "ingest_s": 300.0}
+
+
+def timing(latencies: list[float]) -> dict[str, float]:
+    """p50/p95 as ``mdbot eval retrieval`` computes them (one definition), to 0.1 ms."""
+    from evals.scoring import latency
+
+    return {k: round(v, 1) for k, v in latency(latencies).items()}
 
 
 def metrics(ranked: list[list[str]], golds: list[list[str]]) -> dict[str, float]:
@@ -115,8 +121,7 @@ def main() -> None:
             latencies.append(seconds * 1000)
         results[name] = {
             **metrics(ranked, golds),
-            "p50_ms": round(statistics.median(latencies), 1),
-            "p95_ms": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 1),
+            **timing(latencies),
         }
         if name == "hybrid":
             per_query_hybrid = ranked
@@ -128,8 +133,7 @@ def main() -> None:
         latencies.append((time.perf_counter() - start) * 1000)
     results["plain BM25 (pages)"] = {
         **metrics(ranked, golds),
-        "p50_ms": round(statistics.median(latencies), 1),
-        "p95_ms": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 1),
+        **timing(latencies),
     }
     by_type: dict[str, dict] = {}
     groups: dict[str, list[int]] = defaultdict(list)

@@ -7,7 +7,6 @@ per-query latency.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from evals.report import Run, file_digest, md_table
 from evals.scoring import BenchFileError, read_records, record_id, retrieval_metrics
+from evals.scoring import latency as latency_of
 
 METRICS = ["R@1", "R@5", "R@10", "MRR"]
 
@@ -72,12 +72,7 @@ def evaluate(
         by_type[r["type"]].append(r)
     by = {t: {**retrieval_metrics([r["ranked"] for r in rs], [r["gold"] for r in rs]), "n": len(rs)}
           for t, rs in sorted(by_type.items())}  # fmt: skip
-    ms = sorted(r["ms"] for r in rows)
-    latency = (
-        {"p50_ms": statistics.median(ms), "p95_ms": ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]}
-        if ms
-        else {}
-    )
+    latency = latency_of([r["ms"] for r in rows])
     doc = {"kind": "retrieval", "n": len(rows), "metrics": overall, "by": {"type": by}, "model": model,
            "latency": latency, "bad_lines": bad, "errors": run.errors, "file": str(path),
            "settings": {"k": 10, **(settings or {})}}  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,3 +195,11 @@ def retrieval_metrics(ranked: list[list[str]], golds: list[list[str]]) -> dict[s
         out["MRR"] += 1.0 / (first + 1) if first is not None else 0.0
     n = max(len(golds), 1)
     return {k: round(v / n, 4) for k, v in out.items()}
+
+
+def latency(ms: list[float]) -> dict[str, float]:
+    """Median and 95th percentile (nearest rank below) of per-query milliseconds; {} for none."""
+    if not ms:
+        return {}
+    ordered = sorted(ms)
+    return {"p50_ms": statistics.median(ordered), "p95_ms": ordered[int(0.95 * (len(ordered) - 1))]}
