@@ -1,7 +1,7 @@
 """``mdbot eval code``: the sample tasks through a scripted OpenAI-compatible server and the real sandbox.
 
 What the scripted code model does, and so what each mode must score (k = 3):
-  lj-nvt   first writes a script with a bad thermo keyword, then (another sample / the repair) a good one
+  lj-nvt   first writes a script with a bad fix nvt keyword, then (another sample / the repair) a good one
   cu-npt   answers in prose, never a script
   lj-melt  writes a good script that reads the supplied data.lj
   peptide  never asked: its reference reads data.peptide, which is not supplied (reported as skipped)
@@ -23,33 +23,11 @@ from typer.testing import CliRunner
 
 from evals.code import Harness, evaluate, load_tasks, needed_files
 from evals.scoring import BenchFileError
-from tests.graph.openai_server import (
-    DEFAULT_JUDGE,
-    ScriptedOpenAI,
-    last_user_message,
-    schema_name,
-    system_prompt,
-)
+from tests.graph.fakes import BROKEN_LJ, GOOD_LJ
+from tests.graph.openai_server import DEFAULT_JUDGE, last_user_message, schema_name, system_prompt
 
 DATA = Path(__file__).parent / "data"
 TASKS = DATA / "code_tasks.jsonl"
-GOOD_LJ = """units lj
-atom_style atomic
-lattice fcc 0.8442
-region box block 0 5 0 5 0 5
-create_box 1 box
-create_atoms 1 box
-mass 1 1.0
-velocity all create 1.5 4928459 loop geom
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-timestep 0.005
-fix 1 all nvt temp 1.5 1.5 0.5
-thermo_style custom step temp pe etotal press
-thermo 50
-run 500
-"""
-BAD_LJ = GOOD_LJ.replace("step temp pe", "step tempp pe")
 MELT = """units lj
 atom_style atomic
 read_data data.lj
@@ -82,7 +60,7 @@ class CodeModel:
             with self.lock:
                 self.asked["direct-lj" if direct else "loop-lj"] += 1
                 first = self.asked["direct-lj"] == 1 if direct else "must be fixed" not in user
-            return f"```lammps\n{BAD_LJ if first else GOOD_LJ}```"
+            return f"```lammps\n{BROKEN_LJ if first else GOOD_LJ}```"
         if "fcc copper" in text:
             return "Copper is a metal; I would use EAM."
         if "data.lj" in text:
@@ -91,12 +69,8 @@ class CodeModel:
 
 
 @pytest.fixture
-def endpoint(monkeypatch):
-    with ScriptedOpenAI(CodeModel(), api_key="k") as server:
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_BASE_URL", server.base_url)
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_API_KEY", "k")
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_MAX_RETRIES", "0")
-        yield server
+def endpoint(serve):
+    return serve(CodeModel(), api_key="k")
 
 
 def test_eval_code_both_modes_with_the_real_sandbox(endpoint, settings, searcher, tmp_path):
@@ -121,7 +95,7 @@ def test_eval_code_both_modes_with_the_real_sandbox(endpoint, settings, searcher
     }
     lj = rows[("loop", "lj-nvt")]
     assert [(a["check"], a["run"]) for a in lj["attempts"]] == [("error", None), ("ok", "ok")]
-    assert "tempp" in json.dumps(lj["attempts"][0]["error"])
+    assert "temperature" in json.dumps(lj["attempts"][0]["error"])
     assert lj["attempts"][1]["origin"] == "repair:model"
     assert rows[("direct", "lj-nvt")]["n_attempts"] == 2 and rows[("direct", "cu-npt")]["n_attempts"] == 3
     assert rows[("loop", "cu-npt")]["judge_reason"] == "no script was produced"

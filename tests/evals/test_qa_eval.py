@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evals.qa import evaluate, final_answer
-from tests.graph.openai_server import ScriptedOpenAI, last_user_message, schema_name
+from tests.graph.openai_server import last_user_message, schema_name
 
 DATA = Path(__file__).parent / "data"
 FILES = [DATA / "Knowledge.jsonl", DATA / "Syntax.jsonl"]
@@ -49,15 +49,10 @@ def responder(body: dict) -> str:
 
 
 @pytest.fixture
-def models(monkeypatch):
-    """(server, model, judge): real ChatOpenAI clients built from the settings, pointing at the server."""
-    from graph.models import chat_model
-
-    with ScriptedOpenAI(responder, api_key="k") as server:
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_BASE_URL", server.base_url)
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_API_KEY", "k")
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_MAX_RETRIES", "0")
-        yield server, chat_model("instruct", env_file=None), chat_model("judge", env_file=None)
+def models(serve, roles):
+    """(server, model, judge) on the scripted endpoint, with an API key as a real server would want."""
+    server = serve(responder, api_key="k")
+    return (server, *roles())
 
 
 def test_qa_scores_match_the_hand_computed_values(models, searcher, tmp_path):
@@ -89,49 +84,38 @@ def test_qa_scores_match_the_hand_computed_values(models, searcher, tmp_path):
     assert json.loads((out / "report.json").read_text())["provenance"]["commit"]
 
 
-def test_qa_resumes_and_retries_only_what_failed(monkeypatch, tmp_path):
-    from graph.models import chat_model
-
-    calls = {"n": 0}
-
+def test_qa_resumes_and_retries_only_what_failed(serve, roles, tmp_path):
     def flaky(body):
-        calls["n"] += 1
         if "skin distance" in last_user_message(body):
             raise RuntimeError("GPU fell over")  # a 500 from the endpoint
         return responder(body)
 
     out = tmp_path / "qa"
-    with ScriptedOpenAI(flaky) as server:
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_BASE_URL", server.base_url)
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_MAX_RETRIES", "0")
-        model, judge = chat_model("instruct", env_file=None), chat_model("judge", env_file=None)
-        first = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
-        assert [e["key"] for e in first["errors"]] == ["no_retrieval/Syntax/1"]
-        assert first["n"] == 5 and "1 item(s) failed" in (out / "report.md").read_text()
-        server.responder = responder
-        before = len(server.requests)
-        second = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
-        assert len(server.requests) - before == 1  # only the failed question is asked again
+    server = serve(flaky)
+    model, judge = roles()
+    first = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
+    assert [e["key"] for e in first["errors"]] == ["no_retrieval/Syntax/1"]
+    assert first["n"] == 5 and "1 item(s) failed" in (out / "report.md").read_text()
+    server.responder = responder
+    before = len(server.requests)
+    second = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
+    assert len(server.requests) - before == 1  # only the failed question is asked again
     assert second["errors"] == [] and second["metrics"]["accuracy"] == 0.5625
 
 
-def test_a_judge_outage_is_retried_not_kept_unjudged(monkeypatch, tmp_path):
-    from graph.models import chat_model
-
+def test_a_judge_outage_is_retried_not_kept_unjudged(serve, roles, tmp_path):
     def judge_down(body):
         if schema_name(body) == "OpenVerdict":
             raise RuntimeError("judge server restarting")
         return responder(body)
 
     out = tmp_path / "qa"
-    with ScriptedOpenAI(judge_down) as server:
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_BASE_URL", server.base_url)
-        monkeypatch.setenv("MDBOT_LLM_INSTRUCT_MAX_RETRIES", "0")
-        model, judge = chat_model("instruct", env_file=None), chat_model("judge", env_file=None)
-        first = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
-        assert [e["key"] for e in first["errors"]] == ["no_retrieval/Knowledge/4"]
-        server.responder = responder
-        second = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
+    server = serve(judge_down)
+    model, judge = roles()
+    first = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
+    assert [e["key"] for e in first["errors"]] == ["no_retrieval/Knowledge/4"]
+    server.responder = responder
+    second = evaluate(FILES, out, model, judge=judge, conditions=("no_retrieval",))
     assert second["metrics"]["unjudged_no_retrieval"] == 0 and second["metrics"]["accuracy"] == 0.5625
 
 

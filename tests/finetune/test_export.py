@@ -298,14 +298,12 @@ def test_cli_export_json(journal, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MDBOT_")}
     env |= {"MDBOT_DATA_DIR": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     out = tmp_path / "cli-out"
-    proc = subprocess.run(
-        [str(mdbot), "finetune", "export", "--out", str(out), "--journal", url, "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def export(*args: str) -> subprocess.CompletedProcess:
+        command = [str(mdbot), "finetune", "export", "--out", str(out), "--json", *args]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    proc = export("--journal", url)
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = json.loads(proc.stdout)  # exactly one JSON document
     assert manifest["counts"]["sft"]["train"] + manifest["counts"]["sft"]["test"] == 4
@@ -313,14 +311,7 @@ def test_cli_export_json(journal, tmp_path):
     assert manifest["knowledge_note"].startswith("no knowledge base")  # the empty data dir has none
     # bad usage: exit 2 with one JSON document
     for args in (["--since", "not-a-date"], ["--import", str(tmp_path / "nope.jsonl")]):
-        proc = subprocess.run(
-            [str(mdbot), "finetune", "export", "--out", str(out), "--json", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        proc = export(*args)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert json.loads(proc.stdout)["status"] == "usage_error"
 
