@@ -13,7 +13,6 @@ averages its Knowledge and Syntax files), with retrieval when that condition ran
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -105,14 +104,14 @@ def load_files(paths: list[Path]) -> tuple[list[QAItem], list[dict]]:
     return items, bad
 
 
-def _accuracy(rows: list[dict]) -> float | None:
-    scored = [r["score"] for r in rows if r["score"] is not None]
-    return round(sum(scored) / len(scored), 4) if scored else None
-
-
 def _mean(values: list[float | None]) -> float | None:
+    """Mean of what has a value (an unjudged item has none), to four decimals."""
     values = [v for v in values if v is not None]
     return round(sum(values) / len(values), 4) if values else None
+
+
+def _accuracy(rows: list[dict]) -> float | None:
+    return _mean([r["score"] for r in rows])
 
 
 def evaluate(
@@ -136,15 +135,17 @@ def evaluate(
     fingerprint = {"model": (model_ids or {}).get("model"), "judge": (model_ids or {}).get("judge"),
                    "files": {Path(p).stem: file_digest(p) for p in paths}, "passages": PASSAGES}  # fmt: skip
     run = Run(out, "qa", fingerprint)
-    search_lock = threading.Lock()  # the searcher loads lazily and is not made for concurrent use
+    if searcher is not None:
+        from graph.service import LockedSearcher
+
+        searcher = LockedSearcher(searcher)  # items run in threads; the searcher serves one at a time
 
     def one(item: QAItem, condition: str) -> dict:
         t0 = time.perf_counter()
         passages = None
         if condition == "retrieval":
             query = " ".join([item.question, *item.options.values()])[:2000]
-            with search_lock:
-                passages = [h.to_dict() for h in searcher.search(query, PASSAGES)]
+            passages = [h.to_dict() for h in searcher.search(query, PASSAGES)]
         reply, usage = stream_text(model, prompt(item, passages))
         row = {"id": item.id, "file": item.source, "type": item.type, "difficulty": item.difficulty or "unrated",
                "condition": condition, "reply": reply, "passages": [p["doc_id"] for p in passages or []],

@@ -55,7 +55,7 @@ class Turn:
         return asdict(self)
 
 
-class _LockedSearcher:
+class LockedSearcher:
     """The searcher loads indexes lazily and is not meant for concurrent first use."""
 
     def __init__(self, searcher):
@@ -124,7 +124,7 @@ class Brain:
             instruct=models.get("instruct"),
             code=models.get("code"),
             judge=models.get("judge"),
-            searcher=_LockedSearcher(searcher) if searcher is not False else None,
+            searcher=LockedSearcher(searcher) if searcher is not False else None,
         )
         self.checkpointer, self._close_checkpointer = open_checkpointer(self.settings)
         self.graph = build(self.checkpointer)
