@@ -25,6 +25,7 @@ run: setup
 	@bash scripts/run.sh
 
 test: setup
+	$(BIN)/ruff check --quiet .
 	$(BIN)/python -m pytest -q
 
 lint: setup

@@ -93,7 +93,7 @@ def model_timer(clock: Clock):
 
 def time_sandbox(clock: Clock) -> None:
     """Wrap sandbox.jobs.check/run (the nodes import them at call time, so the wrappers are what they get)."""
-    import sandbox.jobs as jobs
+    import mdbot.sandbox.jobs as jobs
 
     real_check, real_run = jobs.check, jobs.run
 
@@ -136,7 +136,7 @@ def fake_models(scripts: list[str], callbacks: list) -> dict[str, Any]:
 
 def http_models(base_url: str, callbacks: list) -> dict[str, Any]:
     """``ChatOpenAI`` per role built by graph.models from MDBOT_LLM_* settings, as the service does."""
-    from graph.models import chat_model
+    from mdbot.graph.models import chat_model
 
     os.environ.update(
         {
@@ -214,9 +214,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the data directory (jobs, journal)")
     args = parser.parse_args()
 
-    from graph.service import Brain
-    from graph.settings import GraphSettings
-    from sandbox.settings import SandboxSettings
+    from mdbot.graph.service import Brain
+    from mdbot.graph.settings import GraphSettings
+    from mdbot.sandbox.settings import SandboxSettings
     from tests.graph.openai_server import Script, ScriptedOpenAI
 
     base = ROOT / ".mdbot" if (ROOT / ".mdbot").is_dir() else None

@@ -30,14 +30,14 @@ TARGETS = {"R@1": 0.65, "R@5": 0.92, "MRR": 0.75, "p95_ms": 150.0, "ingest_s": 3
 
 def timing(latencies: list[float]) -> dict[str, float]:
     """p50/p95 as ``mdbot eval retrieval`` computes them (one definition), to 0.1 ms."""
-    from evals.scoring import latency
+    from mdbot.evals.scoring import latency
 
     return {k: round(v, 1) for k, v in latency(latencies).items()}
 
 
 def metrics(ranked: list[list[str]], golds: list[list[str]]) -> dict[str, float]:
     """The metrics of ``mdbot eval retrieval`` (one definition), to three decimals for the tables."""
-    from evals.scoring import retrieval_metrics
+    from mdbot.evals.scoring import retrieval_metrics
 
     return {k: round(v, 3) for k, v in retrieval_metrics(ranked, golds).items()}
 
@@ -84,9 +84,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from retrieval.ingest import ingest
-    from retrieval.search import Searcher
-    from retrieval.settings import RetrievalSettings
+    from mdbot.retrieval.ingest import ingest
+    from mdbot.retrieval.search import Searcher
+    from mdbot.retrieval.settings import RetrievalSettings
 
     queries = [json.loads(line) for line in args.queries.read_text().splitlines() if line.strip()]
     settings = RetrievalSettings(_env_file=None, data_dir=args.data_dir)

@@ -42,9 +42,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
 
-    from sandbox.install import find_lammps
-    from sandbox.jobs import run
-    from sandbox.settings import SandboxSettings
+    from mdbot.sandbox.install import find_lammps
+    from mdbot.sandbox.jobs import run
+    from mdbot.sandbox.settings import SandboxSettings
 
     inst = find_lammps()
     in_lj = inst.bench_dir / "in.lj"

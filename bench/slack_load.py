@@ -53,14 +53,14 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    from bot.app import SlackBot
-    from bot.server import http_server
-    from bot.settings import SlackSettings
-    from graph.service import Brain
-    from graph.settings import GraphSettings
-    from retrieval.search import Searcher
-    from retrieval.settings import RetrievalSettings
-    from sandbox.settings import SandboxSettings
+    from mdbot.bot.app import SlackBot
+    from mdbot.bot.server import http_server
+    from mdbot.bot.settings import SlackSettings
+    from mdbot.graph.service import Brain
+    from mdbot.graph.settings import GraphSettings
+    from mdbot.retrieval.search import Searcher
+    from mdbot.retrieval.settings import RetrievalSettings
+    from mdbot.sandbox.settings import SandboxSettings
 
     work = Path(tempfile.mkdtemp(prefix="mdbot-bench-slack-"))
     searcher = Searcher(RetrievalSettings(_env_file=None, data_dir=args.data_dir))

@@ -27,14 +27,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-from bot import files as attachments
-from bot import replies
-from bot.jobs import Job, JobQueue, Refused
-from bot.mrkdwn import escape, to_mrkdwn
-from bot.settings import SlackSettings
+from . import files as attachments
+from . import replies
+from .jobs import Job, JobQueue, Refused
+from .mrkdwn import escape, to_mrkdwn
+from .settings import SlackSettings
 
 if TYPE_CHECKING:
-    from graph.service import Brain, Turn
+    from mdbot.graph.service import Brain, Turn
 
 log = logging.getLogger(__name__)
 COMMAND = "/lammps"
@@ -303,7 +303,7 @@ class SlackBot:
         self.start(request)
 
     def help_text(self) -> str:
-        from graph.prompts import HELP_TEXT
+        from mdbot.graph.prompts import HELP_TEXT
 
         return to_mrkdwn(HELP_TEXT.format(budget=self.brain.settings.attempt_budget)) + USAGE
 

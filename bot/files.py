@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from graph.service import SAFE_NAME
+from mdbot.graph.service import SAFE_NAME
 
 BINARY_TYPES = {
     "zip", "gzip", "gz", "tar", "tgz", "bz2", "xz", "7z", "rar", "pdf", "png", "jpg", "jpeg", "gif", "bmp",

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import mrkdwn
+from . import mrkdwn
 
 ACTION_UP, ACTION_DOWN, ACTION_COMMENT = "mdbot_feedback_up", "mdbot_feedback_down", "mdbot_feedback_comment"
 VIEW_FEEDBACK = "mdbot_feedback_view"

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evals import judge as judging
-from evals.report import Run, file_digest, md_table
-from evals.scoring import BenchFileError, read_records, record_id
-from graph.critique import run_summary
-from graph.service import SAFE_NAME
+from mdbot.graph.critique import run_summary
+from mdbot.graph.service import SAFE_NAME
+
+from . import judge as judging
+from .report import Run, file_digest, md_table
+from .scoring import BenchFileError, read_records, record_id
 
 if TYPE_CHECKING:
     pass
@@ -57,8 +58,8 @@ class CodeTask:
 
 def needed_files(script: str, library=None) -> list[str]:
     """Files a script reads that it does not write itself and LAMMPS's potentials library does not hold."""
-    from sandbox.potentials import referenced_files
-    from sandbox.script import commands
+    from mdbot.sandbox.potentials import referenced_files
+    from mdbot.sandbox.script import commands
 
     cmds = commands(script)
     need: list[str] = []
@@ -138,7 +139,7 @@ class Harness:
 
     def __init__(self, model, *, judge=None, searcher=None, sandbox=None, attempts=3, timeout_s=300.0,
                  state_dir: Path | None = None):  # fmt: skip
-        from sandbox.settings import SandboxSettings
+        from mdbot.sandbox.settings import SandboxSettings
 
         self.model, self.judge, self.searcher = model, judge, searcher
         self.sandbox = sandbox or SandboxSettings()
@@ -154,8 +155,8 @@ class Harness:
         with self._lock:
             if self._brain is not None:
                 return self._brain
-            from graph.service import Brain
-            from graph.settings import GraphSettings
+            from mdbot.graph.service import Brain
+            from mdbot.graph.settings import GraphSettings
 
             lab = GraphSettings()
             state = self.state_dir or Path(tempfile.mkdtemp(prefix="mdbot-eval-"))
@@ -175,10 +176,10 @@ class Harness:
     def direct(self, t: CodeTask) -> dict:
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        from finetune.formats import CODE_SYSTEM, task_message
-        from graph.intent import extract_script
-        from graph.models import model_id, stream_text
-        from sandbox.jobs import JobInputError, run
+        from mdbot.finetune.formats import CODE_SYSTEM, task_message
+        from mdbot.graph.intent import extract_script
+        from mdbot.graph.models import model_id, stream_text
+        from mdbot.sandbox.jobs import JobInputError, run
 
         messages = [SystemMessage(CODE_SYSTEM), HumanMessage(task_message(t.task, t.files))]
         attempts, calls, final, final_result = [], [], None, None
@@ -253,7 +254,7 @@ def evaluate(
     model_ids: dict | None = None,
 ) -> dict:
     """Run (or resume) the code benchmark; returns the report document (DESIGN.md §3 shape)."""
-    from sandbox.potentials import library_for
+    from mdbot.sandbox.potentials import library_for
 
     tasks, bad = load_tasks(path, files_dir, library_for(harness.sandbox))
     runnable = [t for t in tasks if not t.missing]

@@ -73,7 +73,7 @@ def _ask(judge: BaseChatModel, schema, system: str, user: str):
     from langchain_core.messages import HumanMessage, SystemMessage
     from openai import LengthFinishReasonError
 
-    from graph.models import ask_structured
+    from mdbot.graph.models import ask_structured
 
     try:
         return ask_structured(judge, schema, [SystemMessage(system), HumanMessage(user)])

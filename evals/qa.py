@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evals import judge as judging
-from evals.report import Run, file_digest, md_table, number
-from evals.scoring import BenchFileError, QAItem, load_qa, parse_choice, score_choice, score_fill_blank
+from . import judge as judging
+from .report import Run, file_digest, md_table, number
+from .scoring import BenchFileError, QAItem, load_qa, parse_choice, score_choice, score_fill_blank
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -50,11 +50,11 @@ def question_text(item: QAItem) -> str:
 def prompt(item: QAItem, passages: list[dict] | None):
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    from finetune.formats import QA_SYSTEM
+    from mdbot.finetune.formats import QA_SYSTEM
 
     user = question_text(item)
     if passages is not None:
-        from graph.nodes import numbered_passages  # numbered as the bot shows them to its models
+        from mdbot.graph.nodes import numbered_passages  # numbered as the bot shows them to its models
 
         numbered = numbered_passages(passages, PASSAGE_CHARS)
         user = f"Passages from the LAMMPS manual and the lab's documents:\n{numbered}\n\n{user}"
@@ -127,7 +127,7 @@ def evaluate(
     model_ids: dict | None = None,
 ) -> dict:
     """Run (or resume) the Q&A benchmark; returns the report document (DESIGN.md §3 shape)."""
-    from graph.models import stream_text
+    from mdbot.graph.models import stream_text
 
     items, bad = load_files(paths)
     if "retrieval" in conditions and searcher is None:
@@ -136,7 +136,7 @@ def evaluate(
                    "files": {Path(p).stem: file_digest(p) for p in paths}, "passages": PASSAGES}  # fmt: skip
     run = Run(out, "qa", fingerprint)
     if searcher is not None:
-        from graph.service import LockedSearcher
+        from mdbot.graph.service import LockedSearcher
 
         searcher = LockedSearcher(searcher)  # items run in threads; the searcher serves one at a time
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evals.scoring import BenchFileError
+from .scoring import BenchFileError
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from evals.report import Run, file_digest, md_table
-from evals.scoring import BenchFileError, read_records, record_id, retrieval_metrics
-from evals.scoring import latency as latency_of
+from .report import Run, file_digest, md_table
+from .scoring import BenchFileError, read_records, record_id, retrieval_metrics
+from .scoring import latency as latency_of
 
 METRICS = ["R@1", "R@5", "R@10", "MRR"]
 

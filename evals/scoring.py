@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finetune.formats import decode_mdagent
+from mdbot.finetune.formats import decode_mdagent
 
 QA_TYPES = ("single_choice", "multiple_choice", "fill_blank", "open_qa")
 

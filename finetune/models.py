@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from finetune.config import SMOKE_MODEL
+from .config import SMOKE_MODEL
 
 SMOKE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

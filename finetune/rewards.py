@@ -77,7 +77,7 @@ def _prefill(prompt: Any) -> str:
 
 def find_script(text: str) -> tuple[str | None, float]:
     """(script, format score): exactly one fenced LAMMPS block scores 1, a script found otherwise 0.5."""
-    from graph.intent import code_blocks, extract_script, looks_like_lammps
+    from mdbot.graph.intent import code_blocks, extract_script, looks_like_lammps
 
     blocks = [b for b in code_blocks(text) if looks_like_lammps(b)]
     if not blocks and text.lstrip().startswith("```"):  # an opened fence the generation never closed
@@ -107,7 +107,7 @@ class ScriptReward:
 
     def __post_init__(self) -> None:
         if self.sandbox is None:
-            from sandbox.settings import SandboxSettings
+            from mdbot.sandbox.settings import SandboxSettings
 
             self.sandbox = SandboxSettings()
         if self.judge is not None and not self.weights.judge:
@@ -169,7 +169,7 @@ class ScriptReward:
 
     def _execute(self, script: str, task: str, files: dict[str, str]) -> tuple[dict, str, dict | None]:
         """Check, then run: (components other than format, status, error)."""
-        from sandbox.jobs import JobInputError, check, run
+        from mdbot.sandbox.jobs import JobInputError, check, run
 
         comps: dict[str, float | None] = {"check": 0.0, "run": 0.0, "health": 0.0}
         staged = [Path(p) for p in files.values() if p and Path(p).is_file()]  # older datasets pad with None
@@ -203,8 +203,8 @@ class ScriptReward:
         """Task fidelity 0–1 from the judge model (the graph's JudgeVerdict schema); None if it fails."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        from graph.models import ask_structured
-        from graph.nodes import JudgeVerdict
+        from mdbot.graph.models import ask_structured
+        from mdbot.graph.nodes import JudgeVerdict
 
         try:
             verdict = ask_structured(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from finetune.config import Stage, TrainConfig
+from .config import Stage, TrainConfig
 
 log = logging.getLogger(__name__)
 INPUTS: dict[str, list[str]] = {"cpt": ["cpt"], "sft": ["sft", "recycled"], "grpo": ["grpo"]}
@@ -125,7 +125,7 @@ def train(
     import os
 
     os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")  # stdout carries the --json report
-    from finetune import models
+    from . import models
 
     model, tokenizer, base_path = models.load(cfg.base_model, data_dir, cfg.bf16)
     out = Path(cfg.out)
@@ -200,7 +200,7 @@ def _grpo_trainer(cfg, model, tokenizer, records, out, progress):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from finetune.rewards import ScriptReward
+    from .rewards import ScriptReward
 
     rows = []
     for r in records:
@@ -261,7 +261,7 @@ def _local_files(files: dict[str, str], data: Path) -> dict[str, str]:
 def _recycle(reward, cfg: TrainConfig, out: Path) -> dict[str, Any]:
     """Low-reward completions become repair examples (when a sibling completion solved the task) or hard
     prompts; returns reward statistics for the report."""
-    from finetune.formats import format_error, repair_example
+    from .formats import format_error, repair_example
 
     history = reward.history
     values = [h["reward"] for h in history]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from graph.settings import GraphSettings
+from .settings import GraphSettings
 
 
 def open_checkpointer(settings: GraphSettings) -> tuple[Any, Any]:

@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graph.settings import GraphSettings
+from .settings import GraphSettings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from retrieval.search import Searcher
-    from sandbox.install import Capabilities
-    from sandbox.potentials import PotentialLibrary
-    from sandbox.settings import SandboxSettings
+    from mdbot.retrieval.search import Searcher
+    from mdbot.sandbox.install import Capabilities
+    from mdbot.sandbox.potentials import PotentialLibrary
+    from mdbot.sandbox.settings import SandboxSettings
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Context:
     def capabilities(self) -> Capabilities | None:
         """Styles of the installed LAMMPS (None if it cannot be asked: checks are then skipped)."""
         if "caps" not in self._cache:
-            from sandbox.install import LammpsNotFound, capabilities
+            from mdbot.sandbox.install import LammpsNotFound, capabilities
 
             try:
                 self._cache["caps"] = capabilities(self.sandbox.data_dir / "cache")
@@ -47,7 +47,7 @@ class Context:
 
     def potentials(self) -> PotentialLibrary:
         if "library" not in self._cache:
-            from sandbox.potentials import library_for
+            from mdbot.sandbox.potentials import library_for
 
             self._cache["library"] = library_for(self.sandbox)
         return self._cache["library"]
@@ -60,7 +60,7 @@ class Context:
     def command_checker(self):
         """The checker of command and style names in answers, built once (its name sets are large)."""
         if "checker" not in self._cache:
-            from graph.verify import CommandChecker
+            from .verify import CommandChecker
 
             caps = self.capabilities()
             self._cache["checker"] = CommandChecker(

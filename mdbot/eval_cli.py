@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from mdbot.output import fail
+from .output import fail
 
 app = typer.Typer(help="Benchmarks: Q&A, code generation, retrieval — with reports.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)  # fmt: skip
@@ -35,7 +35,7 @@ Judge = Annotated[
 
 def _model(spec: str, default_role: str, as_json: bool):
     """(model, its id) for ``--model``: a role, or a model name at ``default_role``'s endpoint."""
-    from graph.models import chat_model, model_id
+    from mdbot.graph.models import chat_model, model_id
 
     role, name = (spec, None) if spec in ROLES else (default_role, spec)
     model = chat_model(role, model=name)  # type: ignore[arg-type]
@@ -46,7 +46,7 @@ def _model(spec: str, default_role: str, as_json: bool):
 
 
 def _judge(enabled: bool):
-    from graph.models import chat_model, model_id
+    from mdbot.graph.models import chat_model, model_id
 
     judge = chat_model("judge") if enabled else None
     if enabled and judge is None:
@@ -57,8 +57,8 @@ def _judge(enabled: bool):
 
 def _searcher(as_json: bool):
     """The knowledge base, checked now: an empty one is a usage error, not 167 failed items."""
-    from retrieval.search import EmptyKnowledgeBase, Searcher
-    from retrieval.settings import RetrievalSettings
+    from mdbot.retrieval.search import EmptyKnowledgeBase, Searcher
+    from mdbot.retrieval.settings import RetrievalSettings
 
     settings = RetrievalSettings()
     searcher = Searcher(settings)
@@ -105,7 +105,7 @@ def _evaluate(label: str, as_json: bool, run: Callable[[Callable[[int, int], Non
     """``run(on_item)`` under a progress bar, with the failure contract: a bad file or a report directory
     of another run is exit 2, our own failure exit 1, and so is a run in which every item failed (a wrong
     model name, an endpoint that is down) — the report says which."""
-    from evals.scoring import BenchFileError
+    from mdbot.evals.scoring import BenchFileError
 
     try:
         with _progress(label) as on_item:
@@ -156,8 +156,8 @@ def qa(
     as_json: AsJson = False,
 ) -> None:
     """Accuracy on choice, fill-blank and open questions, per type, difficulty and file; report + chart."""
-    from evals.qa import evaluate
-    from evals.report import number
+    from mdbot.evals.qa import evaluate
+    from mdbot.evals.report import number
 
     conditions = {"both": ("no_retrieval", "retrieval"), "on": ("retrieval",), "off": ("no_retrieval",)}.get(
         retrieval
@@ -205,10 +205,10 @@ def code(
     as_json: AsJson = False,
 ) -> None:
     """ExecSucc@1/@k, health pass rate, judge score vs the reference, calls and tokens per task; report + chart."""
-    from evals.code import Harness, evaluate
-    from evals.report import number
-    from sandbox.install import LammpsNotFound, find_lammps
-    from sandbox.settings import SandboxSettings
+    from mdbot.evals.code import Harness, evaluate
+    from mdbot.evals.report import number
+    from mdbot.sandbox.install import LammpsNotFound, find_lammps
+    from mdbot.sandbox.settings import SandboxSettings
 
     modes = {"both": ("direct", "loop"), "direct": ("direct",), "loop": ("loop",)}.get(mode)
     if modes is None:
@@ -243,7 +243,7 @@ def retrieval(
     as_json: AsJson = False,
 ) -> None:
     """Recall@1/5/10 and MRR of the knowledge base, overall and by query type; report + chart."""
-    from evals.retrieval import evaluate
+    from mdbot.evals.retrieval import evaluate
 
     searcher, embedder, kb = _searcher(as_json)
     doc = _evaluate("queries", as_json, lambda on_item: evaluate(

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mdbot.output import fail as _fail
+from .output import fail as _fail
 
 app = typer.Typer(
     help="The learning loop: journal → datasets → CPT / SFT / GRPO LoRA adapters.",
@@ -58,8 +58,8 @@ def export(
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from finetune.export import ExportError, ExportOptions, parse_date
-    from finetune.export import export as run_export
+    from mdbot.finetune.export import ExportError, ExportOptions, parse_date
+    from mdbot.finetune.export import export as run_export
 
     try:
         opts = ExportOptions(
@@ -76,11 +76,11 @@ def export(
         if journal:
             opts.journal_url, opts.journal_required = journal, True
         else:
-            from graph.settings import GraphSettings
+            from mdbot.graph.settings import GraphSettings
 
             opts.journal_url = GraphSettings().journal_url
         if not no_knowledge:
-            from retrieval.settings import RetrievalSettings
+            from mdbot.retrieval.settings import RetrievalSettings
 
             opts.knowledge = RetrievalSettings()
         manifest = run_export(opts)
@@ -147,11 +147,11 @@ def reward(
     for f in file or []:
         if not f.is_file():
             _fail(f"file not found: {f}", 2, as_json)
-    from finetune.rewards import ScriptReward
+    from mdbot.finetune.rewards import ScriptReward
 
     judge_model = None
     if judge:
-        from graph.models import chat_model
+        from mdbot.graph.models import chat_model
 
         judge_model = chat_model("judge")
         if judge_model is None:
@@ -185,7 +185,7 @@ def reward(
 def _train(
     stage: str, data: Path, out: Path, profile: str, config: Path | None, overrides: dict, as_json: bool
 ) -> None:
-    from finetune.config import load_config
+    from mdbot.finetune.config import load_config
 
     if not data.is_dir():
         _fail(f"no export at {data}: run `mdbot finetune export --out {data}` first", 2, as_json)
@@ -195,9 +195,9 @@ def _train(
         cfg = load_config(profile, config, data=data, out=out, **overrides)
     except (ValueError, TypeError) as exc:
         _fail(str(exc), 2, as_json)
-    from finetune.models import ModelUnavailable
-    from finetune.train import NoData, train
-    from graph.settings import GraphSettings
+    from mdbot.finetune.models import ModelUnavailable
+    from mdbot.finetune.train import NoData, train
+    from mdbot.graph.settings import GraphSettings
 
     try:
         report = train(stage, cfg, GraphSettings().data_dir)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from sandbox.result import RunResult
+from mdbot.sandbox.result import RunResult
 
 _STYLE = {
     "ok": "bold green",

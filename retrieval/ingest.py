@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.documents import KINDS, Chunk
-from retrieval.settings import RetrievalSettings
+from .documents import KINDS, Chunk
+from .settings import RetrievalSettings
 
 PARSER_VERSION = "2"
 # Sections whose text is code or lists: their dense vector is made from a short head (title, section, first
@@ -63,7 +63,7 @@ def detect_kind(path: Path) -> str:
 
 
 def _files(path: Path, kind: str) -> list[Path]:
-    from retrieval.sources import DOC_SUFFIXES, is_input_script
+    from .sources import DOC_SUFFIXES, is_input_script
 
     if path.is_file():
         return [path]
@@ -102,7 +102,7 @@ def installed_sources(settings: RetrievalSettings) -> list[tuple[Path, str]]:
 
 
 def parse(path: Path, kind: str, root: Path) -> list[Chunk]:
-    from retrieval import manual, sources
+    from . import manual, sources
 
     if kind == "manual":
         return manual.parse_page(path)
@@ -131,8 +131,8 @@ def ingest(
     progress: ProgressFn | None = None,
 ) -> IngestReport:
     """Add or refresh sources. ``progress(stage, done, total)`` is called as work proceeds."""
-    from retrieval.embeddings import Embedder
-    from retrieval.store import KnowledgeStore
+    from .embeddings import Embedder
+    from .store import KnowledgeStore
 
     settings = settings or RetrievalSettings()
     if kind is not None and kind not in KINDS:
@@ -214,7 +214,7 @@ def ingest(
         if batch:
             flush()
         store.bump_version()
-        from retrieval.search import Searcher
+        from .search import Searcher
 
         Searcher(settings, store).load()  # build the lexical index now, not on the first query
     elif store.version() is None and store.count() > 0:

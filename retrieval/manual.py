@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from retrieval.documents import Chunk, split_text
+from .documents import Chunk, split_text
 
 CHUNK_CHARS = 1000  # ~250 tokens: about what all-MiniLM-L6-v2 reads (256 word pieces)
 ONLINE = "https://docs.lammps.org/{stem}.html"

@@ -12,8 +12,8 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 
-from retrieval.settings import RetrievalSettings
-from retrieval.store import Corpus, KnowledgeStore, load_corpus, save_corpus
+from .settings import RetrievalSettings
+from .store import Corpus, KnowledgeStore, load_corpus, save_corpus
 
 RRF_K = 20
 WEIGHTS = {"dense": 1.0, "bm25": 1.0, "names": 1.5, "message": 2.0}
@@ -254,7 +254,7 @@ class Searcher:
 
     def _query_vector(self, query: str):
         if self._embedder is None:
-            from retrieval.embeddings import Embedder
+            from .embeddings import Embedder
 
             self._embedder = Embedder(self.settings.embedding_model)
         return self._embedder.query(query)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from retrieval.documents import Chunk, split_text
+from .documents import Chunk, split_text
 
 CHUNK_CHARS = 1000
 ELEMENTS = frozenset(
@@ -265,7 +265,7 @@ def parse_document(path: Path, root: Path) -> list[Chunk]:
         raise ValueError("binary file, not a document")
     text = data.decode("utf-8", errors="replace")
     if suffix in (".html", ".htm", ".rst"):
-        from retrieval.manual import parse_html, parse_rst
+        from .manual import parse_html, parse_rst
 
         chunks = parse_html(text, doc_id, source) if suffix != ".rst" else parse_rst(text, doc_id, source)
         for c in chunks:

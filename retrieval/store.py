@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from retrieval.documents import Chunk
-from retrieval.settings import RetrievalSettings
+from .documents import Chunk
+from .settings import RetrievalSettings
 
 META_ID = "corpus-version"
 
@@ -106,7 +106,7 @@ class KnowledgeStore:
         self.collection.delete(where={"file": file})
         if not chunks:
             return
-        from retrieval.documents import stable_id
+        from .documents import stable_id
 
         ids = [stable_id(file, str(i)) for i in range(len(chunks))]
         batch = max(1, min(self.client.get_max_batch_size(), 2000))

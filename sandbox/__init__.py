@@ -9,7 +9,7 @@ __all__ = ["run", "check"]
 
 def __getattr__(name: str) -> Any:  # lazy: `import sandbox.policy` must not pull in pydantic
     if name in __all__:
-        from sandbox import jobs
+        from . import jobs
 
         return getattr(jobs, name)
     raise AttributeError(name)

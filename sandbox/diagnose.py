@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.install import Capabilities
-from sandbox.logparse import LogError
-from sandbox.potentials import PotentialLibrary, pair_coeff_elements
-from sandbox.script import INPUT_COMMANDS, Command
+from .install import Capabilities
+from .logparse import LogError
+from .potentials import PotentialLibrary, pair_coeff_elements
+from .script import INPUT_COMMANDS, Command
 
 
 @dataclass

@@ -10,8 +10,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from sandbox.logparse import ParsedLog, ThermoTable
-from sandbox.script import Command
+from .logparse import ParsedLog, ThermoTable
+from .script import Command
 
 NVE_DRIFT = 0.02  # relative total-energy change over a run that counts as drift
 TEMP_TOLERANCE = 0.25  # relative deviation of the late-run mean temperature from the target

@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox import cgroups
-from sandbox.install import LammpsInstall
+from . import cgroups
+from .install import LammpsInstall
 
 # Paths of the LAMMPS installation as the sandboxed process sees them.
 SITE = "/opt/lammps/site"

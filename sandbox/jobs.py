@@ -19,27 +19,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sandbox import isolation, jobfiles, pictures
-from sandbox.install import Capabilities, LammpsNotFound, capabilities, find_lammps
-from sandbox.policy import check_command
-from sandbox.potentials import PotentialLibrary, library_for, referenced_files
-from sandbox.script import Command, commands
-from sandbox.settings import SandboxSettings
+from . import isolation, jobfiles, pictures
+from .install import Capabilities, LammpsNotFound, capabilities, find_lammps
+from .policy import check_command
+from .potentials import PotentialLibrary, library_for, referenced_files
+from .script import Command, commands
+from .settings import SandboxSettings
 
 if TYPE_CHECKING:
-    from sandbox.logparse import ParsedLog
-    from sandbox.result import FileInfo, RunResult
+    from .logparse import ParsedLog
+    from .result import FileInfo, RunResult
 
 # What is only needed once LAMMPS has finished (the pydantic result model, log parsing, diagnosis, health)
 # is imported on a spare thread while LAMMPS runs: ~0.1 s off every command-line run.
-_POST_MODULES = ("sandbox.result", "sandbox.logparse", "sandbox.diagnose", "sandbox.health")
+_POST_MODULES = (".result", ".logparse", ".diagnose", ".health")
 
 
 def _import_post_modules() -> None:
     import importlib
 
     for name in _POST_MODULES:
-        importlib.import_module(name)
+        importlib.import_module(name, __package__)
 
 
 def _warm_up() -> None:
@@ -176,7 +176,7 @@ def _limits(settings: SandboxSettings, timeout: float, threads: int) -> isolatio
 
 
 def _files(workdir: Path) -> list[FileInfo]:
-    from sandbox.result import FileInfo
+    from .result import FileInfo
 
     return [FileInfo(name=name, bytes=size) for name, size in jobfiles.regular_files(workdir)]
 
@@ -203,7 +203,7 @@ class _Job:
 
     @property
     def sources(self) -> list[tuple[str, list[Command]]]:
-        from sandbox.script import script_sources
+        from .script import script_sources
 
         return script_sources(self.name, self.text, self.workdir)
 
@@ -215,7 +215,7 @@ class _Job:
         hint: str | None = None,
         file: str | None = None,
     ) -> RunResult:
-        from sandbox.result import ErrorInfo, RunResult
+        from .result import ErrorInfo, RunResult
 
         return RunResult(
             status="rejected",
@@ -225,7 +225,7 @@ class _Job:
         )
 
     def policy(self) -> RunResult | None:
-        from sandbox.script import script_sources
+        from .script import script_sources
 
         for fname, cmds in script_sources(self.name, self.text, self.workdir):
             violations = [v for cmd in cmds for v in check_command(cmd)]
@@ -289,7 +289,7 @@ class _Job:
         self, ex: isolation.Execution, log: ParsedLog, *, pictures_ok: bool, epilogue_from: int | None = None
     ) -> RunResult:
         """The result document. Whatever the job left behind, this returns one (never raises)."""
-        from sandbox.result import ErrorInfo, RunResult
+        from .result import ErrorInfo, RunResult
 
         try:
             return self._result(ex, log, pictures_ok=pictures_ok, epilogue_from=epilogue_from)
@@ -309,10 +309,10 @@ class _Job:
     def _result(
         self, ex: isolation.Execution, log: ParsedLog, *, pictures_ok: bool, epilogue_from: int | None = None
     ) -> RunResult:
-        from sandbox.diagnose import diagnose
-        from sandbox.health import assess
-        from sandbox.logparse import read_log
-        from sandbox.result import ErrorInfo, HealthInfo, Performance, RunResult, Thermo, subsample
+        from .diagnose import diagnose
+        from .health import assess
+        from .logparse import read_log
+        from .result import ErrorInfo, HealthInfo, Performance, RunResult, Thermo, subsample
 
         caps = _caps(self.settings)
         error = None
@@ -421,7 +421,7 @@ def run(
         ex = job.execute(
             RUN_INPUT, text + epilogue, timeout=timeout, ranks=ranks, threads=threads, sandboxed=sandboxed
         )
-        from sandbox.logparse import parse_file
+        from .logparse import parse_file
 
         log = parse_file(job.workdir / LOG)
         return job.result(
@@ -461,7 +461,7 @@ def check(
         sandboxed, problem = job.sandboxed()
         if problem:
             return job.rejected(problem)
-        from sandbox.logparse import parse_file
+        from .logparse import parse_file
 
         start = time.monotonic()
         ex = job.execute(

@@ -198,7 +198,7 @@ def read_log(path: Path, keep: int = HEAD_TAIL_BYTES) -> str:
     The set-up and the first tables are at the head, the error and the last tables at the tail; parsing
     hundreds of MB in Python would cost seconds after every flood.
     """
-    from sandbox.jobfiles import open_regular
+    from .jobfiles import open_regular
 
     try:
         with open_regular(path) as fh:

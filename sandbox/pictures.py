@@ -10,8 +10,8 @@ import math
 import threading
 from pathlib import Path
 
-from sandbox import jobfiles
-from sandbox.logparse import ThermoTable
+from . import jobfiles
+from .logparse import ThermoTable
 
 SNAPSHOT = "snapshot.jpg"
 _preload: threading.Thread | None = None

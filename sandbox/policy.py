@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sandbox.script import Command, commands
+from .script import Command, commands
 
 # command -> reason shown to the user
 FORBIDDEN_COMMANDS: dict[str, str] = {

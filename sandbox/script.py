@@ -108,7 +108,7 @@ def script_sources(main_name: str, main_text: str, workdir: Path) -> list[tuple[
         # Only plain names of files in the job directory are read: never a path ("//etc/x", "sub/link/x"),
         # which could reach host files through a link the job planted.
         if cmd.name == "include" and len(cmd.words) > 1 and _PLAIN_NAME.match(cmd.words[1]):
-            from sandbox.jobfiles import read_text
+            from .jobfiles import read_text
 
             text = read_text(workdir / cmd.words[1])
             if text is not None:

@@ -15,7 +15,7 @@ if [ ${#sources[@]} -eq 0 ]; then
 fi
 echo "knowledge: ${sources[*]} (+ installed LAMMPS examples and potentials)" >&2
 "$BIN/mdbot" ingest "${sources[@]}"
-if "$BIN/python" -c 'import sys; from bot.settings import SlackSettings as S; sys.exit(0 if S().bot_token else 1)'; then
+if "$BIN/python" -c 'import sys; from mdbot.bot.settings import SlackSettings as S; sys.exit(0 if S().bot_token else 1)'; then
     echo "MDBOT_SLACK_BOT_TOKEN is set: starting the Slack app (mdbot slack)" >&2
     exec "$BIN/mdbot" slack
 fi

@@ -23,14 +23,14 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(data_dir: Path):
-    from sandbox.settings import SandboxSettings
+    from mdbot.sandbox.settings import SandboxSettings
 
     return SandboxSettings(_env_file=None, data_dir=data_dir, pictures=False)
 
 
 @pytest.fixture(scope="session")
 def lammps():
-    from sandbox.install import find_lammps
+    from mdbot.sandbox.install import find_lammps
 
     return find_lammps()
 
@@ -89,8 +89,8 @@ def knowledge(tmp_path_factory):
     """(settings, pages dir, docs dir) of an ingested knowledge base."""
     if not MANUAL.is_dir():
         pytest.skip(f"manual corpus not found at {MANUAL}")
-    from retrieval.ingest import ingest
-    from retrieval.settings import RetrievalSettings
+    from mdbot.retrieval.ingest import ingest
+    from mdbot.retrieval.settings import RetrievalSettings
 
     root = tmp_path_factory.mktemp("knowledge")
     pages = root / "manual"
@@ -109,7 +109,7 @@ def knowledge(tmp_path_factory):
 # ------------------------------------------------------------------ brains with scripted models
 @pytest.fixture(scope="session")
 def searcher(knowledge):
-    from retrieval.search import Searcher
+    from mdbot.retrieval.search import Searcher
 
     settings, _pages, _docs = knowledge
     s = Searcher(settings)
@@ -121,9 +121,9 @@ def searcher(knowledge):
 def make_brain(tmp_path, request):
     """make_brain(instruct=, code=, judge=, retrieval=True, pictures=False, **graph settings) -> Brain:
     the real sandbox and the shared knowledge base, with the given (scripted) models."""
-    from graph.service import Brain
-    from graph.settings import GraphSettings
-    from sandbox.settings import SandboxSettings
+    from mdbot.graph.service import Brain
+    from mdbot.graph.settings import GraphSettings
+    from mdbot.sandbox.settings import SandboxSettings
 
     brains = []
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.settings import SlackSettings
-from graph.settings import ROLE_SETTINGS, GraphSettings
-from retrieval.settings import RetrievalSettings
-from sandbox.settings import SandboxSettings
+from mdbot.bot.settings import SlackSettings
+from mdbot.graph.settings import ROLE_SETTINGS, GraphSettings
+from mdbot.retrieval.settings import RetrievalSettings
+from mdbot.sandbox.settings import SandboxSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

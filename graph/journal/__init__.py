@@ -1,5 +1,5 @@
 """The journal (DESIGN.md §5): SQLAlchemy models, Alembic migrations, and the :class:`Journal` store."""
 
-from graph.journal.store import Journal
+from .store import Journal
 
 __all__ = ["Journal"]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from graph.journal.models import Answer, AttemptRow, Feedback, Interaction, Retrieval
+from .models import Answer, AttemptRow, Feedback, Interaction, Retrieval
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

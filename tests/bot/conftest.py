@@ -33,9 +33,9 @@ class Harness:
 @pytest.fixture
 def slack_app(make_brain):
     """slack_app(instruct=, code=, judge=, retrieval=True, pictures=False, brain={…}, **slack settings)."""
-    from bot.app import SlackBot
-    from bot.server import http_server
-    from bot.settings import SlackSettings
+    from mdbot.bot.app import SlackBot
+    from mdbot.bot.server import http_server
+    from mdbot.bot.settings import SlackSettings
 
     made = []
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from bot.files import Attachment, AttachmentError, check, download
+from mdbot.bot.files import Attachment, AttachmentError, check, download
 
 
 @pytest.mark.parametrize(

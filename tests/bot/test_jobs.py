@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bot.jobs import HOUR, Job, JobQueue, Refused
+from mdbot.bot.jobs import HOUR, Job, JobQueue, Refused
 
 
 class Starts(list):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from bot import mrkdwn, replies
-from bot.app import COMMAND, clean_text
-from graph.service import Turn
+from mdbot.bot import mrkdwn, replies
+from mdbot.bot.app import COMMAND, clean_text
+from mdbot.graph.service import Turn
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -44,9 +44,9 @@ class SocketServer:
 
 @pytest.fixture
 def socket_bot(make_brain):
-    from bot.app import SlackBot
-    from bot.server import socket_mode_handler
-    from bot.settings import SlackSettings
+    from mdbot.bot.app import SlackBot
+    from mdbot.bot.server import socket_mode_handler
+    from mdbot.bot.settings import SlackSettings
 
     with MockSlack() as slack:
         server = SocketServer()

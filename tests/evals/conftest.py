@@ -30,6 +30,6 @@ def serve(monkeypatch):
 @pytest.fixture
 def roles():
     """(model, judge): ChatOpenAI clients built from the settings, as the command line builds them."""
-    from graph.models import chat_model
+    from mdbot.graph.models import chat_model
 
     return lambda: (chat_model("instruct", env_file=None), chat_model("judge", env_file=None))

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evals.code import Harness, evaluate, load_tasks, needed_files
-from evals.scoring import BenchFileError
+from mdbot.evals.code import Harness, evaluate, load_tasks, needed_files
+from mdbot.evals.scoring import BenchFileError
 from tests.graph.fakes import BROKEN_LJ, GOOD_LJ
 from tests.graph.openai_server import DEFAULT_JUDGE, last_user_message, schema_name, system_prompt
 
@@ -74,7 +74,7 @@ def endpoint(serve):
 
 
 def test_eval_code_both_modes_with_the_real_sandbox(endpoint, settings, searcher, tmp_path):
-    from graph.models import chat_model
+    from mdbot.graph.models import chat_model
 
     out = tmp_path / "code"
     harness = Harness(chat_model("code", env_file=None), judge=chat_model("judge", env_file=None),

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evals.qa import evaluate, final_answer
+from mdbot.evals.qa import evaluate, final_answer
 from tests.graph.openai_server import last_user_message, schema_name
 
 DATA = Path(__file__).parent / "data"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from evals.retrieval import evaluate
+from mdbot.evals.retrieval import evaluate
 
 
 def test_retrieval_eval_writes_reports_and_resumes(searcher, tmp_path):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from evals.scoring import (
+from mdbot.evals.scoring import (
     load_qa,
     normalize_blank,
     parse_choice,
@@ -121,8 +121,8 @@ def test_malformed_records_are_bad_lines_not_crashes(tmp_path):
 
 
 def test_unreadable_and_empty_files_are_usage_errors(tmp_path):
-    from evals.retrieval import load_queries
-    from evals.scoring import BenchFileError
+    from mdbot.evals.retrieval import load_queries
+    from mdbot.evals.scoring import BenchFileError
 
     with pytest.raises(BenchFileError, match="not found"):
         load_qa(tmp_path / "missing.jsonl")

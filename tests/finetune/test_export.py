@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from finetune import formats
-from finetune.export import ExportError, ExportOptions, export, iter_jsonl, parse_date
+from mdbot.finetune import formats
+from mdbot.finetune.export import ExportError, ExportOptions, export, iter_jsonl, parse_date
 from tests.conftest import requires_bwrap
 from tests.graph.fakes import BROKEN_LJ, GOOD_LJ, lammps, model
 
@@ -319,7 +319,7 @@ def test_cli_export_json(journal, tmp_path):
 def test_helpers_scrub_clean_and_mask():
     from types import SimpleNamespace
 
-    from finetune.export import clean_answer, mask_url, scrub, turn_files
+    from mdbot.finetune.export import clean_answer, mask_url, scrub, turn_files
 
     assert (
         scrub("<@U0BOT> ask <@U12|ann> or me@lab.org in <#C9|md>")

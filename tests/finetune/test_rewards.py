@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from finetune.rewards import RewardWeights, ScriptReward, find_script
+from mdbot.finetune.rewards import RewardWeights, ScriptReward, find_script
 from tests.conftest import requires_bwrap
 from tests.graph.fakes import BROKEN_LJ, GOOD_LJ
 

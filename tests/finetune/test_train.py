@@ -21,7 +21,7 @@ TASKS = [
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory):
     """mdbot's data directory with the smoke model prepared once for all training tests."""
-    from finetune.models import smoke_model
+    from mdbot.finetune.models import smoke_model
 
     root = tmp_path_factory.mktemp("ft-data")
     smoke_model(root / "models")
@@ -51,7 +51,7 @@ def dataset(tmp_path):
 
 
 def _config(dataset, tmp_path, stage):
-    from finetune.config import load_config
+    from mdbot.finetune.config import load_config
 
     return load_config("cpu-smoke", data=dataset, out=tmp_path / f"out-{stage}")
 
@@ -59,7 +59,7 @@ def _config(dataset, tmp_path, stage):
 def _reloads(adapter, model_cache):
     from peft import PeftModel
 
-    from finetune import models
+    from mdbot.finetune import models
 
     base, tokenizer, _ = models.load("smollm2-135m", model_cache)
     model = PeftModel.from_pretrained(base, str(adapter))
@@ -70,7 +70,7 @@ def _reloads(adapter, model_cache):
 
 @pytest.mark.parametrize("stage", ["cpt", "sft"])
 def test_cpt_and_sft_two_steps(stage, dataset, tmp_path, model_cache):
-    from finetune.train import train
+    from mdbot.finetune.train import train
 
     lines = []
     report = train(stage, _config(dataset, tmp_path, stage), model_cache, echo=lines.append)
@@ -88,7 +88,7 @@ def test_cpt_and_sft_two_steps(stage, dataset, tmp_path, model_cache):
 
 @requires_bwrap
 def test_grpo_two_steps_with_sandbox_rewards_and_recycling(dataset, tmp_path, model_cache):
-    from finetune.train import train
+    from mdbot.finetune.train import train
 
     report = train("grpo", _config(dataset, tmp_path, "grpo"), model_cache, echo=lambda line: None)
     assert report.steps == 2 and all(math.isfinite(x) for x in report.losses)
@@ -107,8 +107,8 @@ def test_grpo_two_steps_with_sandbox_rewards_and_recycling(dataset, tmp_path, mo
 
 
 def test_recycling_turns_failed_siblings_into_repairs_and_lists_hard_prompts(tmp_path):
-    from finetune.config import load_config
-    from finetune.train import _recycle
+    from mdbot.finetune.config import load_config
+    from mdbot.finetune.train import _recycle
 
     def h(task, reward, status, script, error=None):
         return {"task": task, "prompt": None, "reward": reward, "status": status, "script": script,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from graph.critique import rubric, score
-from graph.intent import extract_script, guess_intent, rule_intent, script_in_message
-from graph.repair import fix_mass, fix_style, repeats
-from graph.verify import CommandChecker, check_answer, citations
+from mdbot.graph.critique import rubric, score
+from mdbot.graph.intent import extract_script, guess_intent, rule_intent, script_in_message
+from mdbot.graph.repair import fix_mass, fix_style, repeats
+from mdbot.graph.verify import CommandChecker, check_answer, citations
 from tests.graph.fakes import GOOD_LJ
 
 STYLES = {"fix": ["nvt", "npt", "langevin"], "pair": ["lj/cut", "lj96/cut", "lj/cut/opt"], "command": ["run"]}
@@ -89,8 +89,8 @@ def test_migrations_match_the_models(tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from graph.journal import Journal
-    from graph.journal.models import Base
+    from mdbot.graph.journal import Journal
+    from mdbot.graph.journal.models import Base
 
     journal = Journal(f"sqlite:///{tmp_path / 'j.sqlite'}")
     with journal.engine.connect() as conn:
@@ -108,7 +108,7 @@ def test_citations_leave_code_alone():
 
 
 def test_role_keys_go_only_to_their_own_server(monkeypatch, tmp_path):
-    from graph.settings import role_settings
+    from mdbot.graph.settings import role_settings
 
     monkeypatch.chdir(tmp_path)  # no .env
     monkeypatch.setenv("MDBOT_LLM_INSTRUCT_BASE_URL", "http://a:8000/v1")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from graph.service import Brain
-from graph.settings import GraphSettings
-from sandbox.settings import SandboxSettings
+from mdbot.graph.service import Brain
+from mdbot.graph.settings import GraphSettings
+from mdbot.sandbox.settings import SandboxSettings
 from tests.conftest import requires_bwrap
 from tests.graph.openai_server import DEMO_SCRIPT, Script, ScriptedOpenAI, last_user_message, system_prompt
 

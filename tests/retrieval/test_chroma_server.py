@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.ingest import ingest
-from retrieval.search import Searcher
-from retrieval.settings import RetrievalSettings
+from mdbot.retrieval.ingest import ingest
+from mdbot.retrieval.search import Searcher
+from mdbot.retrieval.settings import RetrievalSettings
 
 CHROMA = Path(sys.executable).with_name("chroma")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from retrieval.manual import parse_page, parse_rst
-from retrieval.sources import guess_pair_style, parse_example, parse_potential, script_commands
+from mdbot.retrieval.manual import parse_page, parse_rst
+from mdbot.retrieval.sources import guess_pair_style, parse_example, parse_potential, script_commands
 from tests.retrieval.conftest import MANUAL, requires_manual
 
 pytestmark = requires_manual

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.ingest import ingest
-from retrieval.search import Searcher
+from mdbot.retrieval.ingest import ingest
+from mdbot.retrieval.search import Searcher
 from tests.retrieval.conftest import requires_manual
 
 pytestmark = requires_manual
@@ -134,7 +134,7 @@ def test_cli_search_json_and_batch(knowledge, tmp_path):
 
 
 def test_cli_search_before_ingest_and_bad_usage(tmp_path):
-    from retrieval.settings import RetrievalSettings
+    from mdbot.retrieval.settings import RetrievalSettings
 
     empty = RetrievalSettings(_env_file=None, data_dir=tmp_path / "empty")
     proc = _cli(empty, "search", "anything")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sandbox.health import assess, ensemble_is_nve, thermostat_target
-from sandbox.logparse import ParsedLog, ThermoTable
-from sandbox.script import commands
+from mdbot.sandbox.health import assess, ensemble_is_nve, thermostat_target
+from mdbot.sandbox.logparse import ParsedLog, ThermoTable
+from mdbot.sandbox.script import commands
 
 
 def _log(columns, rows, atoms=100):

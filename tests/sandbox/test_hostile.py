@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.jobs import check, run
+from mdbot.sandbox.jobs import check, run
 from tests.conftest import requires_bwrap
 
 pytestmark = requires_bwrap
@@ -302,7 +302,7 @@ def test_links_left_by_the_job_are_never_followed(settings, tmp_path):
 
 
 def _cgroups_available() -> bool:
-    from sandbox import cgroups
+    from mdbot.sandbox import cgroups
 
     group = cgroups.create("mdbot-probe-" + str(os.getpid()), 64, 16)
     if group is None:
@@ -520,7 +520,7 @@ def test_deleted_open_files_are_charged_to_their_job(settings, tmp_path):
 
 
 def test_without_bubblewrap_untrusted_runs_are_refused(settings, tmp_path):
-    from sandbox import jobs
+    from mdbot.sandbox import jobs
 
     jobs._bwrap_problem.cache_clear()
     settings.bwrap = str(tmp_path / "no-such-bwrap")
@@ -544,7 +544,7 @@ def test_without_bubblewrap_untrusted_runs_are_refused(settings, tmp_path):
 def test_private_parent_directory_gets_a_search_only_grant(tmp_path):
     """A data directory below a 0700 directory (a temporary clone, say) works; the sandbox uid gains search
     permission there and nothing more."""
-    from sandbox.settings import SandboxSettings
+    from mdbot.sandbox.settings import SandboxSettings
 
     private = tmp_path / "private"
     private.mkdir(mode=0o700)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sandbox.logparse import parse_file, parse_text, read_log
+from mdbot.sandbox.logparse import parse_file, parse_text, read_log
 
 CRASHED = """\
 LAMMPS (22 Jul 2025 - Update 4)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.jobs import check, run
+from mdbot.sandbox.jobs import check, run
 from tests.conftest import requires_bwrap
 
 pytestmark = requires_bwrap

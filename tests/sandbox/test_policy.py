@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.policy import check_script
-from sandbox.script import commands, tokenize
+from mdbot.sandbox.policy import check_script
+from mdbot.sandbox.script import commands, tokenize
 
 
 def test_commands_join_continuations_and_strip_comments():

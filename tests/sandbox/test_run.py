@@ -6,8 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from sandbox.jobs import run
-from sandbox.logparse import parse_file
+from mdbot.sandbox.jobs import run
+from mdbot.sandbox.logparse import parse_file
 from tests.conftest import requires_bwrap
 
 pytestmark = requires_bwrap
