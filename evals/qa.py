@@ -54,7 +54,7 @@ def prompt(item: QAItem, passages: list[dict] | None):
 
     user = question_text(item)
     if passages is not None:
-        from mdbot.graph.nodes import numbered_passages  # numbered as the bot shows them to its models
+        from mdbot.graph.passages import numbered_passages  # numbered as the bot shows them to its models
 
         numbered = numbered_passages(passages, PASSAGE_CHARS)
         user = f"Passages from the LAMMPS manual and the lab's documents:\n{numbered}\n\n{user}"

@@ -203,8 +203,8 @@ class ScriptReward:
         """Task fidelity 0–1 from the judge model (the graph's JudgeVerdict schema); None if it fails."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
+        from mdbot.graph.critique import JudgeVerdict
         from mdbot.graph.models import ask_structured
-        from mdbot.graph.nodes import JudgeVerdict
 
         try:
             verdict = ask_structured(

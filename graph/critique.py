@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import re
 
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
 from mdbot.sandbox.script import commands
+
+from . import prompts
+from .state import Attempt, Critique, Grades, SandboxResult, Verdict, error_of, health_of
 
 # Timestep ranges (in the units' time unit) an MD practitioner accepts.
 TIMESTEP = {
@@ -27,6 +33,16 @@ TIMESTEP = {
 RUBRIC_MAX = 21
 DEFAULT_TIMESTEP = {"lj": 0.005, "real": 1.0, "metal": 0.001, "si": 1e-8, "cgs": 1e-8, "electron": 0.001}
 INTEGRATORS = re.compile(r"^(nve|nvt|npt|nph|langevin|nve/.*|nvt/.*|npt/.*|rigid.*|brownian.*|gld|gle)")
+
+
+class JudgeVerdict(BaseModel):
+    """The judge model's grade of a script that ran, as asked of it by JSON schema (stored as ``Verdict``);
+    ``finetune``'s reward asks the same."""
+
+    task_completion: float = Field(ge=0, le=10)
+    does_other_task: bool = False
+    physics: float = Field(5, ge=0, le=10)
+    comments: str = ""
 
 
 def _number(word: str) -> float | None:
@@ -69,7 +85,7 @@ def _script_facts(script: str) -> dict:
     return facts
 
 
-def rubric(script: str, check: dict | None, run: dict | None) -> dict:
+def rubric(script: str, check: SandboxResult | None, run: SandboxResult | None) -> Grades:
     """Points and penalties from the script and the sandbox's results (no model involved)."""
     facts = _script_facts(script)
     points: dict[str, float] = {}
@@ -77,7 +93,7 @@ def rubric(script: str, check: dict | None, run: dict | None) -> dict:
     assumed: list[str] = []
     checked = bool(check and check.get("status") == "ok")
     ran = bool(run and run.get("status") == "ok")
-    issues = " ".join((run or {}).get("health", {}).get("issues", [])).lower()
+    issues = " ".join(health_of(run).get("issues", [])).lower()
     warnings = " ".join((run or check or {}).get("warnings", [])).lower()
 
     points["runs_to_end"] = 3 if ran else 0
@@ -115,10 +131,10 @@ def rubric(script: str, check: dict | None, run: dict | None) -> dict:
         penalties["fails_at_start" if not run.get("final_step") else "crashes_mid_run"] = (
             6 if not run.get("final_step") else 4
         )
-    error = ((run or {}).get("error") or (check or {}).get("error") or {}).get("message", "") or ""
+    error = (error_of(run) or error_of(check)).get("message", "") or ""
     if re.search(r"potential file|units|elements? .* not found|incorrect format in .*potential", error, re.I):
         penalties["potential_units_mismatch"] = 3
-    if ran and not (run or {}).get("thermo"):
+    if ran and not run.get("thermo"):
         penalties["no_output"] = 2
     if re.search(r"non-finite|blew up", issues):
         penalties["diverges"] = 2
@@ -130,7 +146,7 @@ def rubric(script: str, check: dict | None, run: dict | None) -> dict:
     }
 
 
-def score(grades: dict, judge: dict | None) -> float:
+def score(grades: Grades, judge: Verdict | None) -> float:
     """MDAgent2's mapping of points and penalties to [0, 1]."""
     points = sum(grades["points"].values())
     penalties = sum(grades["penalties"].values())
@@ -145,7 +161,7 @@ def score(grades: dict, judge: dict | None) -> float:
     return round((total + 10) / 40, 4)
 
 
-def problems(check: dict | None, run: dict | None, judge: dict | None) -> list[str]:
+def problems(check: SandboxResult | None, run: SandboxResult | None, judge: Verdict | None) -> list[str]:
     """What must change, in words a repair prompt (and a user) can act on."""
     out: list[str] = []
     if check and check.get("status") != "ok":
@@ -159,10 +175,10 @@ def problems(check: dict | None, run: dict | None, judge: dict | None) -> list[s
     return out
 
 
-def run_summary(run: dict) -> str:
+def run_summary(run: SandboxResult) -> str:
     """One paragraph on how a run went, for a judge model: status, final step, the error if any, health,
     and the first and last thermo rows (the critique's judge and ``mdbot eval code``'s grader both read it)."""
-    health = run.get("health") or {}
+    health = health_of(run)
     parts = [f"status {run.get('status')}, final step {run.get('final_step')}"]
     if run.get("error"):
         parts.append(f"error: {(run['error'].get('message') or '')[:300]}")
@@ -177,8 +193,39 @@ def run_summary(run: dict) -> str:
     return ". ".join(parts)
 
 
-def _describe(result: dict, lead: str) -> str:
-    err = result.get("error") or {}
+def ran(attempt: Attempt) -> bool:
+    """The attempt's script ran to the end in the sandbox."""
+    return bool(attempt["run"] and attempt["run"].get("status") == "ok")
+
+
+def judge_messages(task: str, attempt: Attempt) -> list[BaseMessage]:
+    """What the judge model sees: the task, the script and how its run went."""
+    run = run_summary(attempt["run"])
+    request = prompts.JUDGE_REQUEST.format(task=task, script=attempt["script"], run=run)
+    return [SystemMessage(prompts.JUDGE_SYSTEM), HumanMessage(request)]
+
+
+def assess(attempt: Attempt, judge: Verdict | None) -> Critique:
+    """The critique of an attempt: the rubric, the judge's verdict (None: none asked), the score, what must
+    change, and whether it succeeded (ran, healthy, and the judge found it does the task)."""
+    check, run = attempt["check"], attempt["run"]
+    grades = rubric(attempt["script"], check, run)
+    did_run = ran(attempt)
+    health_ok = did_run and health_of(run).get("ok", True)
+    fidelity_ok = judge is None or (not judge["does_other_task"] and judge["task_completion"] >= 5)
+    return {
+        **grades,
+        "judge": judge,
+        "score": score(grades, judge),
+        "problems": problems(check, run, judge),
+        "ran": did_run,
+        "health_ok": bool(health_ok),
+        "success": bool(did_run and health_ok and fidelity_ok),
+    }
+
+
+def _describe(result: SandboxResult, lead: str) -> str:
+    err = error_of(result)
     parts = [f"{lead}: {err.get('message', 'no error message')}"]
     if err.get("command"):
         where = f" (line {err['line']})" if err.get("line") else ""

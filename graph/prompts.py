@@ -42,6 +42,10 @@ PREVIOUS_SCRIPT = """The current script of this conversation (change it as the t
 {script}
 ```"""
 
+SCRIPT_REMINDER = "Reply with the complete LAMMPS input script in one ```lammps block."
+
+USER_SCRIPT_TASK = "make the user's script run correctly. The user wrote: {task}"
+
 REPAIR_REQUEST = """The script below was tried in the LAMMPS sandbox and must be fixed.
 
 Task: {task}
@@ -56,6 +60,8 @@ What went wrong:
 
 {manual}Return the complete corrected script in one ```lammps block. Change what the problem needs and keep
 the rest of the script as it is."""
+
+REPAIR_REMINDER = "Reply with the complete corrected script in one ```lammps block."
 
 GUARD_DIFFERENT = """Your previous reply repeated a script that was already tried and failed the same way.
 Do not send it again. Take a different approach to the problem above (another command, style or setup that

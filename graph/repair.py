@@ -20,6 +20,8 @@ from mdbot.sandbox.install import base_style
 from mdbot.sandbox.potentials import PotentialLibrary, pair_coeff_elements
 from mdbot.sandbox.script import Command, commands
 
+from .state import Attempt, error_of
+
 MAIN = "in.lammps"  # the name the sandbox stages a script given as text under
 
 
@@ -186,20 +188,20 @@ def canonical(script: str) -> list[str]:
     return [_canonical(c) for c in commands(script)]
 
 
-def repeats(new: str, tried: list[dict]) -> int | None:
+def repeats(new: str, tried: list[Attempt]) -> int | None:
     """The number of an earlier attempt that ``new`` would repeat (same script, or same up to the command
     where that attempt failed), else None."""
     new_cmds = canonical(new)
     for attempt in tried:
-        old_list = commands(attempt.get("script", ""))
+        old_list = commands(attempt["script"])
         old_cmds = [_canonical(c) for c in old_list]
         if new_cmds == old_cmds:
-            return attempt.get("n")
-        result = attempt.get("run") or attempt.get("check") or {}
-        err = result.get("error") or {}
+            return attempt["n"]
+        result = attempt.get("run") or attempt["check"]
+        err = error_of(result)
         line = err.get("line")
         if result.get("status") == "error" and line and (err.get("file") or MAIN) == MAIN:
             upto = next((i for i, c in enumerate(old_list) if c.line >= line), None)
             if upto is not None and new_cmds[: upto + 1] == old_cmds[: upto + 1]:
-                return attempt.get("n")
+                return attempt["n"]
     return None

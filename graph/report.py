@@ -6,7 +6,7 @@ out as files too; the text keeps everything a reader needs to trust the result.
 
 from __future__ import annotations
 
-from .state import Attempt, State
+from .state import Attempt, Outcome, State, error_of, health_of, result_of, score_of, succeeded
 
 ORIGIN = {
     "user": "your script",
@@ -21,54 +21,58 @@ ORIGIN = {
 def best_attempt(attempts: list[Attempt]) -> Attempt:
     """The first that succeeded, else the one that got furthest (highest rubric score, latest on ties)."""
     for a in attempts:
-        if (a.get("critique") or {}).get("success"):
+        if succeeded(a):
             return a
-    return max(reversed(attempts), key=lambda a: (a.get("critique") or {}).get("score", 0.0))
+    return max(reversed(attempts), key=score_of)
 
 
 def _status_line(a: Attempt) -> str:
-    check, run = a.get("check") or {}, a.get("run") or {}
-    if check.get("status") != "ok":
-        err = (check.get("error") or {}).get("message", "").rstrip(".")
-        return f"check {check.get('status')}: {err}"
-    if run.get("status") != "ok":
-        err = (run.get("error") or {}).get("message", "").rstrip(".")
-        return f"run {run.get('status')}: {err}"
-    health = run.get("health") or {}
+    check = a["check"]
+    if check["status"] != "ok":
+        return f"check {check['status']}: {error_of(check).get('message', '').rstrip('.')}"
+    run = result_of(a)  # the check passed: the run
+    if run["status"] != "ok":
+        return f"run {run['status']}: {error_of(run).get('message', '').rstrip('.')}"
+    health = health_of(run)
     if not health.get("ok", True):
         return "ran; health: " + "; ".join(health.get("issues", []))
-    c = a.get("critique") or {}
-    if not c.get("success"):
-        return "ran; " + "; ".join(c.get("problems", []))[:200]
+    if not succeeded(a):
+        return "ran; " + "; ".join(a["critique"]["problems"] if a["critique"] else [])[:200]
     return f"ran to step {run.get('final_step')}, healthy"
 
 
-def outcome_of(attempts: list[Attempt], state_outcome: str) -> str:
-    if any((a.get("critique") or {}).get("success") for a in attempts):
+def outcome_of(attempts: list[Attempt], state_outcome: str) -> Outcome:
+    """The turn's outcome: a success, the user's script refused, the loop stuck or an endpoint error, else failed."""
+    if any(succeeded(a) for a in attempts):
         return "success"
     last = attempts[-1]
-    if last["check"].get("status") == "rejected" and last.get("origin") == "user":
+    if last["check"]["status"] == "rejected" and last["origin"] == "user":
         return "rejected"
     if state_outcome in ("stuck", "error"):
         return state_outcome
     return "failed"
 
 
-def script_reply(state: State, budget: int) -> tuple[str, str, Attempt]:
+def _success_line(best: Attempt, budget: int) -> str:
+    run = result_of(best)  # it ran
+    lead = "**The script runs**" if best["origin"] != "user" else "**Your script runs**"
+    perf = run.get("performance", {}).get("timesteps_per_s")
+    return (
+        f"{lead} (attempt {best['n']} of {budget}): final step {run.get('final_step')}, "
+        f"{run.get('wall_s', 0):.1f} s" + (f", {perf:,.0f} timesteps/s" if perf else "") + ", health ok."
+    )
+
+
+def script_reply(state: State, budget: int) -> tuple[str, Outcome, Attempt]:
+    """(the reply in Markdown, the turn's outcome, the attempt whose script the thread keeps)."""
     attempts = state["attempts"]
     best = best_attempt(attempts)
     outcome = outcome_of(attempts, state.get("outcome", ""))
-    run = best.get("run") or {}
     lines: list[str] = []
     if outcome == "success":
-        lead = "**The script runs**" if best.get("origin") != "user" else "**Your script runs**"
-        perf = (run.get("performance") or {}).get("timesteps_per_s")
-        lines.append(
-            f"{lead} (attempt {best['n']} of {budget}): final step {run.get('final_step')}, "
-            f"{run.get('wall_s', 0):.1f} s" + (f", {perf:,.0f} timesteps/s" if perf else "") + ", health ok."
-        )
+        lines.append(_success_line(best, budget))
     elif outcome == "rejected":
-        err = best["check"].get("error") or {}
+        err = error_of(best["check"])
         lines.append(f"**The sandbox refused this script:** {err.get('message', '')}")
         if err.get("hint"):
             lines.append(f"_{err['hint']}_")
@@ -80,38 +84,39 @@ def script_reply(state: State, budget: int) -> tuple[str, str, Attempt]:
         lines.append(
             f"**No attempt ran cleanly** ({why}). The closest was attempt {best['n']}: {_status_line(best)}."
         )
-        err = (best.get("run") or {}).get("error") or best["check"].get("error") or {}
+        err = error_of(best["run"]) or error_of(best["check"])
         if err.get("command"):
             lines.append(f"Failing command (line {err.get('line')}): `{err['command']}`")
         if err.get("hint"):
             lines.append(f"Hint: {err['hint']}")
-    c = best.get("critique") or {}
+    c = best["critique"]
     if c and outcome != "rejected":
-        judge = c.get("judge")
+        judge = c["judge"]
         extra = (
-            f"; judge: task {judge.get('task_completion'):g}/10, physics {judge.get('physics'):g}/10"
-            + (f" — {judge['comments'].rstrip('.')}" if judge.get("comments") else "")
+            f"; judge: task {judge['task_completion']:g}/10, physics {judge['physics']:g}/10"
+            + (f" — {judge['comments'].rstrip('.')}" if judge["comments"] else "")
             if judge
             else ""
         )
-        lines.append(f"Critique score {c.get('score', 0):.2f}{extra}.")
-        health = (run.get("health") or {}).get("issues", [])
+        lines.append(f"Critique score {c['score']:.2f}{extra}.")
+        health = health_of(best["run"]).get("issues", [])
         if health:
             lines.append("Health: " + "; ".join(health))
-    if len(attempts) > 1 or best.get("changes"):
+    if len(attempts) > 1 or best["changes"]:
         lines.append("")
         lines.append("Attempts:")
         for a in attempts:
-            origin = ORIGIN.get(a.get("origin", ""), a.get("origin", ""))
+            origin = ORIGIN.get(a["origin"], a["origin"])
             lines.append(f"{a['n']}. {origin} — {_status_line(a)}")
-            for change in a.get("changes", []):
+            for change in a["changes"]:
                 lines.append(f"   - {change}")
     lines += ["", "```lammps", best["script"].rstrip(), "```"]
     if outcome != "success":
-        tail = (best.get("run") or best["check"]).get("console_tail")
+        tail = result_of(best).get("console_tail")
         if tail:
             lines += ["", "Log tail:", "```", "\n".join(tail.splitlines()[-15:]), "```"]
-    if run.get("workdir"):
+    run = best["run"]
+    if run and run.get("workdir"):
         names = ", ".join(f["name"] for f in run.get("files", []))
         lines += ["", f"Files ({run['workdir']}): {names}"]
     return "\n".join(lines).strip(), outcome, best

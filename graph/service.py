@@ -20,6 +20,7 @@ from typing import Any
 
 from .configuration import Context
 from .settings import GraphSettings
+from .state import Attempt, AttemptSummary, ModelCall, Outcome, SandboxResult, error_of, result_of
 
 log = logging.getLogger(__name__)
 Progress = Callable[[dict], None]
@@ -38,16 +39,16 @@ class Turn:
     turn_id: str | None
     thread_id: str
     intent: str | None
-    outcome: str | None
+    outcome: Outcome | None
     answer: str
     citations: list[dict] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
     script: str | None = None
-    result: dict | None = None
-    attempts: list[dict] = field(default_factory=list)
+    result: SandboxResult | None = None  # the best attempt's run, else its check
+    attempts: list[AttemptSummary] = field(default_factory=list)
     pictures: list[str] = field(default_factory=list)
     model_calls: int = 0
-    calls: list[dict] = field(default_factory=list)  # each model call: role, model, purpose, tokens
+    calls: list[ModelCall] = field(default_factory=list)  # each model call: role, model, purpose, tokens
     latency_s: float = 0.0
     route_reason: str | None = None
 
@@ -227,13 +228,12 @@ class Brain:
     ) -> Turn:
         from .report import best_attempt
 
-        attempts = state.get("attempts") or []
+        attempts: list[Attempt] = state.get("attempts") or []
         result, pictures, script = None, [], None
         if attempts:
             best = best_attempt(attempts)
-            result = best.get("run") or best.get("check")
-            script = best.get("script")
-            workdir = (result or {}).get("workdir")
+            result, script = result_of(best), best["script"]
+            workdir = result.get("workdir")
             if workdir:
                 pictures = [
                     str(Path(workdir) / f["name"])
@@ -271,17 +271,17 @@ class Brain:
         self._close_checkpointer()
 
 
-def _attempt_summary(a: dict) -> dict:
-    check, run, crit = a.get("check") or {}, a.get("run") or {}, a.get("critique") or {}
-    err = (run.get("error") if run.get("status") not in (None, "ok") else None) or check.get("error")
+def _attempt_summary(a: Attempt) -> AttemptSummary:
+    check, run, crit = a["check"], a["run"], a["critique"]
+    failed_run = run is not None and run["status"] != "ok"
     return {
-        "n": a.get("n"),
-        "origin": a.get("origin"),
-        "check": check.get("status"),
-        "run": run.get("status") if run else None,
-        "error": err,
+        "n": a["n"],
+        "origin": a["origin"],
+        "check": check["status"],
+        "run": run["status"] if run else None,
+        "error": (error_of(run) if failed_run else None) or check.get("error"),
         "health": run.get("health") if run else None,
-        "score": crit.get("score"),
-        "success": bool(crit.get("success")),
-        "changes": a.get("changes", []),
+        "score": crit["score"] if crit else None,
+        "success": bool(crit and crit["success"]),
+        "changes": a["changes"],
     }
