@@ -180,14 +180,13 @@ def _fallback(first: str) -> str:
 
 
 def _result_uploads(turn) -> list[Upload]:
-    result = turn.result or {}
     outcome = turn.outcome or "?"
     out = [Upload("in.mdbot", f"Final input script ({outcome})", content=turn.script.rstrip() + "\n")]
     for pic in turn.pictures:
         name = Path(pic).name
         title = {"thermo.png": "Thermo plot", "snapshot.jpg": "Snapshot (last frame)"}.get(name, name)
         out.append(Upload(name, title, path=pic))
-    workdir = result.get("workdir")
+    workdir = turn.result.get("workdir")  # a script turn has a result
     if outcome != "success" and workdir:
         log = Path(workdir) / "log.lammps"
         if log.is_file() and log.stat().st_size:

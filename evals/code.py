@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from mdbot.graph.critique import run_summary
 from mdbot.graph.service import SAFE_NAME
+from mdbot.graph.state import health_of
 
 from . import judge as judging
 from .report import Run, file_digest, md_table
@@ -177,17 +178,16 @@ class Harness:
         from langchain_core.messages import HumanMessage, SystemMessage
 
         from mdbot.finetune.formats import CODE_SYSTEM, task_message
+        from mdbot.graph.calls import call_entry
         from mdbot.graph.intent import extract_script
-        from mdbot.graph.models import model_id, stream_text
+        from mdbot.graph.models import stream_text
         from mdbot.sandbox.jobs import JobInputError, run
 
         messages = [SystemMessage(CODE_SYSTEM), HumanMessage(task_message(t.task, t.files))]
         attempts, calls, final, final_result = [], [], None, None
         for n in range(1, self.k + 1):
             reply, usage = stream_text(self.model, messages)
-            calls.append({"role": "code", "model": model_id(self.model), "purpose": "generate",
-                          "input_tokens": (usage or {}).get("input_tokens"),
-                          "output_tokens": (usage or {}).get("output_tokens")})  # fmt: skip
+            calls.append(call_entry("code", self.model, "generate", usage))
             script = extract_script(reply)
             if not script:
                 attempts.append({"n": n, "run": None, "error": {"message": "no script in the reply"}})
@@ -214,11 +214,11 @@ class Harness:
     def task(self, t: CodeTask, mode: str) -> dict:
         t0 = time.perf_counter()
         got = self.direct(t) if mode == "direct" else self.loop(t)
-        ran = [a.get("run") == "ok" for a in got["attempts"]]
-        result = got["result"] or {}
+        ran = [a["run"] == "ok" for a in got["attempts"]]
+        result = got["result"]
         row = {"id": t.id, "type": t.type, "mode": mode,
                "exec@1": bool(ran[:1] and ran[0]), "exec@k": any(ran[: self.k]),
-               "health_ok": result.get("status") == "ok" and (result.get("health") or {}).get("ok", True),
+               "health_ok": bool(result) and result["status"] == "ok" and health_of(result).get("ok", True),
                "n_attempts": len(got["attempts"]), "attempts": got["attempts"],
                "calls": len(got["calls"]), "tokens": _tokens(got["calls"]),
                "script": got["script"], "outcome": got.get("outcome")}  # fmt: skip
