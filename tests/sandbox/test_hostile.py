@@ -23,7 +23,9 @@ from tests.conftest import requires_bwrap
 pytestmark = requires_bwrap
 
 SHELL = "variable a string sh\nvariable b string ell\n"  # ${a}${b} becomes "shell" only at run time
-GRACE_S = 3.0
+# What the sandbox may take beyond a time limit that is the point of a test (kill, teardown, parsing)
+# on a slow, loaded machine; the limits themselves are seconds, so a runaway job still fails the test.
+GRACE_S = 10.0
 
 
 def _all_output(result) -> str:
@@ -130,8 +132,8 @@ def test_no_network_connection_reaches_a_host_listener(settings, tmp_path):
     try:
         connect = f"bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}'"
         # The vector works outside the sandbox: proof that the listener would see it.
-        subprocess.run(connect, shell=True, timeout=10)
-        deadline = time.monotonic() + 5
+        subprocess.run(connect, shell=True, timeout=120)
+        deadline = time.monotonic() + 60
         while not accepted and time.monotonic() < deadline:
             stop.wait(0.05)
         assert len(accepted) == 1
@@ -185,7 +187,7 @@ def test_fork_bomb_is_contained(settings, tmp_path):
     assert "Cannot fork" in (workdir / "forkerr.txt").read_text()
     # The host is fine and nothing of the job outlives it (namespace teardown is asynchronous: bounded wait).
     assert subprocess.run(["true"]).returncode == 0
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while _sandbox_processes() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _sandbox_processes() == []
@@ -201,7 +203,7 @@ def test_filling_the_disk_is_stopped(settings, tmp_path):
         + '${a}${b} "for i in $(seq 100); do head -c 15000000 /dev/zero > f$i; done"\n'
         + '${a}${b} "sleep 30"\n'
     )
-    result = run(script, settings=settings, timeout=20)
+    result = run(script, settings=settings, timeout=300)
     assert result.status == "killed"
     assert "60 MiB" in result.error.message
     sizes = {f.name: f.bytes for f in result.files}
@@ -217,8 +219,8 @@ def test_huge_lattice_hits_the_memory_limit(settings, tmp_path):
         "units lj\nlattice fcc 0.8442\nregion box block 0 300 0 300 0 300\ncreate_box 1 box\ncreate_atoms 1 box\n"
     )
     start = time.monotonic()
-    result = run(script, settings=settings, timeout=60)
-    assert time.monotonic() - start < 30
+    result = run(script, settings=settings, timeout=300)
+    assert time.monotonic() - start < 120  # the limit stops it, long before the 300 s timeout
     assert result.status in ("error", "killed")
     assert "allocate" in result.error.message or "memory" in result.error.message
     assert result.error.line == 5
@@ -231,8 +233,8 @@ def test_flooding_output_is_capped(settings, tmp_path):
     script = tmp_path / "in.flood"
     script.write_text('label l\nprint "' + "flood " * 30 + '"\njump SELF l\n')
     start = time.monotonic()
-    result = run(script, settings=settings, timeout=30)
-    assert time.monotonic() - start < 30
+    result = run(script, settings=settings, timeout=300)
+    assert time.monotonic() - start < 120  # the size limit stops it, long before the 300 s timeout
     assert result.status == "killed"
     assert (Path(result.workdir) / "log.lammps").stat().st_size <= 10 * 1024 * 1024
     assert len(result.to_json()) < 100_000  # the result stays small
@@ -360,8 +362,8 @@ def test_crafted_log_lines_cannot_stall_the_host(settings, tmp_path):
         + " Z\n"
     )
     start = time.monotonic()
-    result = run(script, settings=settings, timeout=10)
-    assert time.monotonic() - start < 10  # post-processing is linear: no catastrophic backtracking
+    result = run(script, settings=settings, timeout=300)
+    assert time.monotonic() - start < 60  # post-processing is linear: no catastrophic backtracking
     assert result.status == "error"
 
 
@@ -397,7 +399,7 @@ def test_total_memory_of_a_job_is_capped(settings, tmp_path):
     )
     script = tmp_path / "in.mem"
     script.write_text(SHELL + '${a}${b} "for i in 1 2 3; do python3 alloc.py & done; wait"\n')
-    result = run(script, [alloc], settings=settings, timeout=30)
+    result = run(script, [alloc], settings=settings, timeout=300)
     assert result.status == "killed"
     assert "600 MiB of memory in total" in result.error.message
 
@@ -410,7 +412,7 @@ def test_one_jobs_fork_storm_does_not_block_other_jobs(settings, tmp_path):
     victim = tmp_path / "in.victim"
     victim.write_text("units lj\nprint 'still running'\n")
     with ThreadPoolExecutor(2) as pool:
-        hogging = pool.submit(run, hog, settings=settings, timeout=20)
+        hogging = pool.submit(run, hog, settings=settings, timeout=300)
         time.sleep(2)  # let the hog reach its process cap first (the order is the point of the test)
         result = run(victim, settings=settings)
         hogging.result()
@@ -426,8 +428,8 @@ def test_deep_and_wide_trees_are_stopped(settings, tmp_path):
         script = tmp_path / f"in.{name}"
         script.write_text(SHELL + f'${{a}}${{b}} "{body}"\n')
         start = time.monotonic()
-        result = run(script, settings=settings, timeout=30)
-        assert time.monotonic() - start < 15, name
+        result = run(script, settings=settings, timeout=300)
+        assert time.monotonic() - start < 60, name  # killed, not waited out (deep sleeps 10 s after)
         assert result.status == "killed", (name, result.error)
         assert "deep" in result.error.message or "500 files and directories" in result.error.message
 
@@ -484,7 +486,7 @@ def test_preallocated_space_counts_against_the_output_limit(settings, tmp_path):
     script.write_text(
         SHELL + '${a}${b} "for i in 1 2 3 4 5 6; do : > f$i; fallocate -n -l 200M f$i; done; sleep 10"\n'
     )
-    result = run(script, settings=settings, timeout=30)
+    result = run(script, settings=settings, timeout=300)
     assert result.status == "killed"
     assert "100 MiB" in result.error.message
 
@@ -496,8 +498,8 @@ def test_crafted_potential_names_are_cheap_and_harmless(settings, tmp_path):
         f"pair_style eam\npair_coeff * * {'1' * 100_000}.x Cu\npair_coeff * * {'a' * 300}.eam Cu\nrun 0\n"
     )
     start = time.monotonic()
-    result = run(script, settings=settings, timeout=20)
-    assert time.monotonic() - start < 10
+    result = run(script, settings=settings, timeout=300)
+    assert time.monotonic() - start < 60
     assert result.status == "error"
 
 
@@ -514,7 +516,7 @@ def test_deleted_open_files_are_charged_to_their_job(settings, tmp_path):
     )
     script = tmp_path / "in.unlinked"
     script.write_text(SHELL + '${a}${b} "python3 hold.py"\n')
-    result = run(script, [hold], settings=settings, timeout=30)
+    result = run(script, [hold], settings=settings, timeout=300)
     assert result.status == "killed"
     assert "100 MiB" in result.error.message
 

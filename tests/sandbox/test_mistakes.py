@@ -84,7 +84,7 @@ def test_check_of_valid_script_runs_no_dynamics(settings, tmp_path):
     assert result.status == "ok", result.error
     # Only the zero-step setup ran: one thermo row at step 0, not 100000 steps.
     assert [row[0] for row in result.thermo[-1].rows] == [0]
-    assert result.wall_s < 5
+    assert result.wall_s < 20  # 100000 steps would take far longer
 
 
 def test_missing_data_file_names_job_files(settings, tmp_path):
@@ -121,7 +121,7 @@ def test_lost_atoms_at_run_time(settings, tmp_path):
         )
         + "timestep 0.05\nfix 1 all nve\nthermo 10\nrun 2000\n"
     )
-    result = run(script, settings=settings, timeout=60)
+    result = run(script, settings=settings, timeout=300)
     assert result.status in ("ok", "error")
     if result.status == "error":
         assert "Lost atoms" in result.error.message or "Out of range" in result.error.message
@@ -138,7 +138,7 @@ def test_nan_and_blow_up_are_unhealthy(settings, tmp_path):
         "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nthermo_modify lost ignore\n"
         "fix 1 all nve\nthermo 1\nrun 3\n"
     )
-    result = run(script, settings=settings, timeout=60)
+    result = run(script, settings=settings, timeout=300)
     assert not result.health.ok
     joined = " ".join(result.health.issues)
     assert "non-finite" in joined or "pressure blew up" in joined or "lost atoms" in joined
