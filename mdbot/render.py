@@ -30,6 +30,8 @@ def print_result(result: RunResult, title: str) -> None:
             console.print(f"  command: [cyan]{result.error.command}[/]", highlight=False)
         if result.error.hint:
             console.print(f"  hint: {result.error.hint}", highlight=False)
+    for note in result.notes:
+        console.print(f"[cyan]note:[/] {note}", highlight=False)
     for table in result.thermo[-1:]:
         if not table.rows:
             continue

@@ -4,10 +4,14 @@
 with ``-skiprun`` over the whole script (parsing, styles, files, box and atom set-up), then the script up to
 its first run with that run replaced by ``run 0 post no``, so the errors LAMMPS only raises when a run is
 set up (pair coefficients not set, masses missing, lost atoms at step 0) are caught too.
+
+Both go through :func:`_prepared` (the script and files staged, the policy applied, refused or ready) and
+end in :mod:`.assemble`, which turns what LAMMPS left behind into the result document.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -15,11 +19,13 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import isolation, jobfiles, pictures
+from . import isolation, jobfiles, mkdirs, pictures
+from .assemble import JobView, assemble, rejected
 from .install import Capabilities, LammpsNotFound, capabilities, find_lammps
 from .policy import check_command
 from .potentials import PotentialLibrary, library_for, referenced_files
@@ -28,7 +34,7 @@ from .settings import SandboxSettings
 
 if TYPE_CHECKING:
     from .logparse import ParsedLog
-    from .result import FileInfo, RunResult
+    from .result import RunResult
 
 # What is only needed once LAMMPS has finished (the pydantic result model, log parsing, diagnosis, health)
 # is imported on a spare thread while LAMMPS runs: ~0.1 s off every command-line run.
@@ -175,81 +181,73 @@ def _limits(settings: SandboxSettings, timeout: float, threads: int) -> isolatio
     )
 
 
-def _files(workdir: Path) -> list[FileInfo]:
-    from .result import FileInfo
-
-    return [FileInfo(name=name, bytes=size) for name, size in jobfiles.regular_files(workdir)]
-
-
-def _tail(text: str, lines: int = 30) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
 class _Job:
-    """One prepared job directory."""
+    """One prepared job directory: the user's script and files staged, the text LAMMPS will read."""
 
     def __init__(self, script, files, settings, kind):
         self.settings = settings
-        self.name, self.text = read_script(script)
+        self.name, original = read_script(script)
         self.workdir, self.scratch = _new_job(settings, kind)
         try:
-            (self.workdir / self.name).write_text(self.text)
+            (self.workdir / self.name).write_text(original)  # the user's script is kept as given
             _stage(list(files), self.workdir, self.name, settings.max_input_mb)
         except BaseException:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise
+        # What LAMMPS reads: harmless `shell mkdir` lines become comments (mdbot makes the directories).
+        self.text, self.mkdirs = mkdirs.plan(original)
         self.cmds = commands(self.text)
         self.library = library_for(settings)
+        self.notes: list[str] = []
+        self.refused: RunResult | None = None
+        self.is_sandboxed = False
+        self._log_patterns: list[str] | None = None
+        self._pass_started_ns = 0
 
-    @property
     def sources(self) -> list[tuple[str, list[Command]]]:
         from .script import script_sources
 
         return script_sources(self.name, self.text, self.workdir)
 
-    def rejected(
-        self,
-        message: str,
-        command: str | None = None,
-        line: int | None = None,
-        hint: str | None = None,
-        file: str | None = None,
-    ) -> RunResult:
-        from .result import ErrorInfo, RunResult
-
-        return RunResult(
-            status="rejected",
-            error=ErrorInfo(message=message, command=command, line=line, file=file or self.name, hint=hint),
-            files=_files(self.workdir),
-            workdir=str(self.workdir),
+    @property
+    def view(self) -> JobView:
+        return JobView(
+            self.name,
+            self.workdir,
+            self.sources,
+            self.cmds,
+            self.library,
+            functools.partial(_caps, self.settings),
+            self.notes,
         )
 
-    def policy(self) -> RunResult | None:
-        from .script import script_sources
+    def prepare(self) -> None:
+        """Refuse what the policy forbids or what cannot be sandboxed; do the planned `shell mkdir`s."""
+        self.refused = self._policy()
+        if self.refused:
+            return
+        problem = _bwrap_problem(self.settings.bwrap)
+        if problem is not None and not self.settings.allow_unsandboxed:
+            self.refused = rejected(self.view, problem)
+            return
+        self.is_sandboxed = problem is None
+        for m in self.mkdirs:
+            if not mkdirs.create(self.workdir, m.dirs):  # a staged file is in the way: refused like any shell
+                v = check_command(commands(m.text)[0])[0]
+                self.refused = rejected(self.view, v.message, m.text, m.line, _REFUSED_HINT)
+                return
+            self.notes.append(m.note)
 
-        for fname, cmds in script_sources(self.name, self.text, self.workdir):
+    def _policy(self) -> RunResult | None:
+        for fname, cmds in self.sources():
             violations = [v for cmd in cmds for v in check_command(cmd)]
             if violations:
                 v = violations[0]
                 more = (
                     f" ({len(violations) - 1} more problem(s) in the script)" if len(violations) > 1 else ""
                 )
-                return self.rejected(
-                    v.message + more,
-                    v.command,
-                    v.line,
-                    "The sandbox refuses this before running; remove or replace the command.",
-                    file=fname,
-                )
+                return rejected(self.view, v.message + more, v.command, v.line, _REFUSED_HINT, file=fname)
         return None
-
-    def sandboxed(self) -> tuple[bool, str | None]:
-        problem = _bwrap_problem(self.settings.bwrap)
-        if problem is None:
-            return True, None
-        if self.settings.allow_unsandboxed:
-            return False, None
-        return False, problem
 
     def execute(
         self,
@@ -259,9 +257,9 @@ class _Job:
         timeout: float,
         ranks: int,
         threads: int,
-        sandboxed: bool,
         extra: list[str] | None = None,
     ) -> isolation.Execution:
+        """One LAMMPS pass over ``input_text``."""
         # Anything but a regular file under the names mdbot uses is moved aside, before and after the pass
         # (the job may have planted one); the input is written fresh, never through a link.
         jobfiles.clear_reserved(self.workdir, RESERVED, ("thermo-", ".png"))
@@ -269,6 +267,7 @@ class _Job:
         log = self.workdir / LOG
         if log.is_symlink():
             log.unlink()
+        self._pass_started_ns = time.time_ns()
         execution = isolation.execute(
             _lmp_argv(input_name, ranks, threads, extra or []),
             workdir=self.workdir,
@@ -278,103 +277,58 @@ class _Job:
             limits=_limits(self.settings, timeout, threads),
             env=isolation.sandbox_env(threads),
             mounts=_potential_mounts(self.cmds, self.workdir, self.library),
-            sandboxed=sandboxed,
+            sandboxed=self.is_sandboxed,
             bwrap=self.settings.bwrap,
             sandbox_uid=self.settings.sandbox_uid,
         )
         jobfiles.clear_reserved(self.workdir, RESERVED, ("thermo-", ".png"))  # what this pass left
         return execution
 
+    def log_text(self, keep: int | None = None) -> str:
+        """The last pass's log: log.lammps, then whatever the script's `log` commands switched to."""
+        from .logfiles import log_patterns, read_pass_log
+
+        if self._log_patterns is None:
+            self._log_patterns = log_patterns(self.sources())
+        return read_pass_log(self.workdir, LOG, self._log_patterns, self._pass_started_ns, keep)
+
+    def parsed_log(self) -> ParsedLog:
+        from .logparse import parse_text
+
+        return parse_text(self.log_text())
+
     def result(
         self, ex: isolation.Execution, log: ParsedLog, *, pictures_ok: bool, epilogue_from: int | None = None
     ) -> RunResult:
         """The result document. Whatever the job left behind, this returns one (never raises)."""
-        from .result import ErrorInfo, RunResult
-
-        try:
-            return self._result(ex, log, pictures_ok=pictures_ok, epilogue_from=epilogue_from)
-        except Exception as exc:  # noqa: BLE001 - crafted output must not take the caller down
-            return RunResult(
-                status="error",
-                returncode=ex.returncode,
-                wall_s=ex.wall_s,
-                error=ErrorInfo(
-                    message=f"mdbot could not read this job's output ({type(exc).__name__}: {str(exc)[:200]})",
-                    hint="The job left files mdbot cannot process; see the job directory.",
-                ),
-                files=_files(self.workdir),
-                workdir=str(self.workdir),
-            )
-
-    def _result(
-        self, ex: isolation.Execution, log: ParsedLog, *, pictures_ok: bool, epilogue_from: int | None = None
-    ) -> RunResult:
-        from .diagnose import diagnose
-        from .health import assess
-        from .logparse import read_log
-        from .result import ErrorInfo, HealthInfo, Performance, RunResult, Thermo, subsample
-
-        caps = _caps(self.settings)
-        error = None
-        status = {"exited": "ok", "timeout": "timeout", "killed": "killed", "error": "error"}[ex.status]
-        snapshot_failed = False
-        if log.error:
-            d = diagnose(log.error, self.sources, caps, self.library, [f.name for f in _files(self.workdir)])
-            if epilogue_from and log.error.last_input and "write_dump all image" in log.error.last_input:
-                snapshot_failed = True  # our picture, not the user's script, failed: not a job error
-            else:
-                error = ErrorInfo(message=d.message, command=d.command, line=d.line, file=d.file, hint=d.hint)
-                if status == "ok":
-                    status = "error"
-        elif ex.status == "exited" and ex.returncode != 0:
-            status = "error"
-            error = ErrorInfo(
-                message=f"LAMMPS exited with status {ex.returncode} without an error message",
-                hint="See the console output below.",
-            )
-        if ex.status in ("timeout", "killed") or (ex.status == "error" and error is None):
-            error = ErrorInfo(
-                message=ex.reason or "the job was stopped", hint=_limit_hint(ex.status, ex.reason)
-            )
-        health = assess(log, self.cmds)
-        files: list[FileInfo] = []
-        if pictures_ok and not snapshot_failed:
-            pictures.thermo_plots(log.tables, self.workdir)
-        files = _files(self.workdir)
-        result = RunResult(
-            status=status,
-            returncode=ex.returncode,
-            wall_s=ex.wall_s,
-            error=error,
-            warnings=log.warnings,
-            thermo=[
-                Thermo(columns=t.columns, rows=subsample(t.rows), rows_total=len(t.rows)) for t in log.tables
-            ],
-            health=HealthInfo(ok=health.ok, issues=health.issues),
-            final_step=log.final_step,
-            performance=Performance(timesteps_per_s=log.timesteps_per_s),
-            files=files,
-            workdir=str(self.workdir),
+        return assemble(
+            self.view,
+            ex,
+            log,
+            lambda: self.log_text(keep=64 * 1024),
+            pictures_ok=pictures_ok,
+            epilogue_from=epilogue_from,
         )
-        if status != "ok":
-            log_text = read_log(self.workdir / LOG, keep=64 * 1024)
-            result.console_tail = _tail(log_text or ex.console)
-        return result
 
     def cleanup(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def _limit_hint(status: str, reason: str | None) -> str | None:
-    if status == "timeout":
-        return "Shorten the run (fewer steps or atoms), use more ranks, or ask for a longer --timeout."
-    if reason and "memory" in reason:
-        return "The job needs more memory than allowed (MDBOT_JOB_MEMORY_MB): use fewer atoms or processes."
-    if reason and ("wrote more" in reason or "size limit" in reason):
-        return "Write output less often (thermo/dump/print frequency) or fewer quantities."
-    if reason and ("files" in reason or "deep" in reason):
-        return "The job created too many files or directories; write fewer, larger files."
-    return None
+_REFUSED_HINT = "The sandbox refuses this before running; remove or replace the command."
+
+
+@contextlib.contextmanager
+def _prepared(script, files, settings: SandboxSettings, kind: str) -> Iterator[_Job]:
+    """A staged job for ``run`` or ``check``: ``job.refused`` is its result when it must not run at all.
+
+    The job's scratch area (private /tmp, console) is removed when the block ends; the job directory stays.
+    """
+    job = _Job(script, files, settings, kind)
+    try:
+        job.prepare()
+        yield job
+    finally:
+        job.cleanup()
 
 
 def _validate(settings: SandboxSettings, ranks: int, threads: int, timeout: float | None) -> float:
@@ -405,30 +359,18 @@ def run(
     timeout = _validate(settings, ranks, threads, timeout)
     find_lammps()
     draw = settings.pictures if pictures_ok is None else pictures_ok
-    job = _Job(script, files, settings, "run")
-    try:
-        refused = job.policy()
-        if refused:
-            return refused
-        sandboxed, problem = job.sandboxed()
-        if problem:
-            return job.rejected(problem)
+    with _prepared(script, files, settings, "run") as job:
+        if job.refused:
+            return job.refused
         _warm_up()
         if draw:
             pictures.preload()
         epilogue = pictures.snapshot_epilogue(settings.snapshot_size) if draw else ""
         text = job.text if job.text.endswith("\n") else job.text + "\n"
-        ex = job.execute(
-            RUN_INPUT, text + epilogue, timeout=timeout, ranks=ranks, threads=threads, sandboxed=sandboxed
-        )
-        from .logparse import parse_file
-
-        log = parse_file(job.workdir / LOG)
+        ex = job.execute(RUN_INPUT, text + epilogue, timeout=timeout, ranks=ranks, threads=threads)
         return job.result(
-            ex, log, pictures_ok=draw, epilogue_from=len(text.splitlines()) + 1 if draw else None
+            ex, job.parsed_log(), pictures_ok=draw, epilogue_from=len(text.splitlines()) + 1 if draw else None
         )
-    finally:
-        job.cleanup()
 
 
 def _setup_prefix(cmds: list[Command], text: str) -> tuple[str, Command] | None:
@@ -453,43 +395,24 @@ def check(
     settings = settings or SandboxSettings()
     timeout = timeout or settings.check_timeout_s
     find_lammps()
-    job = _Job(script, files, settings, "check")
-    try:
-        refused = job.policy()
-        if refused:
-            return refused
-        sandboxed, problem = job.sandboxed()
-        if problem:
-            return job.rejected(problem)
-        from .logparse import parse_file
-
+    with _prepared(script, files, settings, "check") as job:
+        if job.refused:
+            return job.refused
         start = time.monotonic()
-        ex = job.execute(
-            CHECK_INPUT,
-            job.text,
-            timeout=timeout,
-            ranks=1,
-            threads=1,
-            sandboxed=sandboxed,
-            extra=["-skiprun"],
-        )
-        log = parse_file(job.workdir / LOG)
+        ex = job.execute(CHECK_INPUT, job.text, timeout=timeout, ranks=1, threads=1, extra=["-skiprun"])
+        log = job.parsed_log()
         if ex.status == "exited" and not log.error and ex.returncode == 0:
             setup = _setup_prefix(job.cmds, job.text)
             remaining = timeout - (time.monotonic() - start)  # one deadline for both passes
             if setup is not None and remaining > 0.5:
                 prefix, first_run = setup
-                ex = job.execute(
-                    SETUP_INPUT, prefix, timeout=remaining, ranks=1, threads=1, sandboxed=sandboxed
-                )
-                log = parse_file(job.workdir / LOG)
+                ex = job.execute(SETUP_INPUT, prefix, timeout=remaining, ranks=1, threads=1)
+                log = job.parsed_log()
                 if log.error and log.error.last_input in (None, "run 0 post no"):
                     # The error came from setting up the user's first run: point at that line.
                     log.error.last_input = first_run.text
         ex.wall_s = round(time.monotonic() - start, 3)
         return job.result(ex, log, pictures_ok=False)
-    finally:
-        job.cleanup()
 
 
 __all__ = ["run", "check", "JobInputError", "LammpsNotFound", "RunResult"]

@@ -44,6 +44,9 @@ class RunResult(BaseModel):
     wall_s: float = 0.0
     error: ErrorInfo | None = None
     warnings: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(
+        default_factory=list, description="What mdbot did on the script's behalf (e.g. 'shell mkdir')."
+    )
     thermo: list[Thermo] = Field(default_factory=list)
     health: HealthInfo = Field(default_factory=HealthInfo)
     final_step: int | None = None

@@ -565,3 +565,59 @@ def test_private_parent_directory_gets_a_search_only_grant(tmp_path):
         text=True,
     )
     assert listing.returncode != 0 and "listing-secret" not in listing.stdout
+
+
+# --- `shell mkdir`: the one shell form mdbot does itself -------------------------------------------------
+
+SHELL_REFUSED = "'shell' is not allowed: it runs operating-system commands"
+
+
+@pytest.mark.parametrize("do", [run, check])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "shell rm -f in.keep",
+        "shell cd sub",
+        "shell mkdir /etc/mdbot-made-this",
+        "shell mkdir ../mdbot-escaped",
+        "shell mkdir sub/../../mdbot-escaped",
+        "shell mkdir $(1+1)",
+        "shell mkdir ${d}",
+        'shell mkdir "spaced name"',
+        "shell mkdir made;touch pwned",
+    ],
+)
+def test_shell_other_than_plain_mkdir_is_refused(settings, tmp_path, do, line):
+    script = tmp_path / "in.keep"
+    script.write_text(f"variable d string sub\n{line}\nunits lj\n")
+    result = do(script, settings=settings)
+    assert result.status == "rejected"
+    assert result.error.message == SHELL_REFUSED and result.error.line == 2
+    assert result.notes == []
+    workdir = Path(result.workdir)
+    assert not Path("/etc/mdbot-made-this").exists() and not (workdir.parent / "mdbot-escaped").exists()
+    assert sorted(p.name for p in workdir.iterdir()) == ["in.keep"]  # nothing was made, nothing removed
+
+
+def test_mkdir_beside_a_refused_shell_makes_nothing(settings, tmp_path):
+    script = tmp_path / "in.mixed"
+    script.write_text("shell mkdir out\nunits lj\nshell rm -rf out\n")
+    result = run(script, settings=settings)
+    assert result.status == "rejected" and result.error.message == SHELL_REFUSED and result.error.line == 3
+    assert not (Path(result.workdir) / "out").exists()
+
+
+def test_mkdir_onto_a_staged_file_or_in_an_include_is_refused(settings, tmp_path):
+    staged = tmp_path / "out"
+    staged.write_text("a staged input file, not a directory\n")
+    script = tmp_path / "in.clash"
+    script.write_text("shell mkdir out/sub\nunits lj\n")
+    result = run(script, [staged], settings=settings)
+    assert result.status == "rejected" and result.error.message == SHELL_REFUSED and result.error.line == 1
+    assert (Path(result.workdir) / "out").read_text() == staged.read_text()
+    inc = tmp_path / "dirs.inc"
+    inc.write_text("shell mkdir out\n")
+    script.write_text("units lj\ninclude dirs.inc\n")
+    result = run(script, [inc], settings=settings)
+    assert result.status == "rejected" and result.error.message == SHELL_REFUSED
+    assert result.error.file == "dirs.inc"

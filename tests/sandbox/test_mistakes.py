@@ -168,3 +168,32 @@ def test_failed_run_keeps_partial_thermo_and_log_tail(settings, tmp_path):
     assert result.final_step == 30  # the first run's table is kept
     assert result.console_tail and "nvx" in result.console_tail
     assert Path(result.workdir, "log.lammps").exists()
+
+
+@pytest.mark.parametrize("do", [check, run])
+def test_error_after_the_script_switches_its_log_is_found(settings, tmp_path, do):
+    """`log log.${name}` moves everything after it out of log.lammps; the error is read where it went."""
+    script = tmp_path / "in.switch"
+    script.write_text(
+        "variable name string x\nlog log.${name}\nunits lj\natom_style atomic\n"
+        "lattice custom 1.0 a1 1 0 0 a2 0 1 0 a3 0 0 1\n"  # no basis atoms: an error of LAMMPS's own
+    )
+    result = do(script, settings=settings)
+    assert result.status == "error"
+    assert result.error.message == "No basis atoms in lattice"
+    assert result.error.line == 5 and result.error.command.startswith("lattice custom")
+    assert "No basis atoms" in result.console_tail
+    workdir = Path(result.workdir)
+    assert "No basis atoms" not in (workdir / "log.lammps").read_text()  # it really went elsewhere
+    assert "No basis atoms" in (workdir / "log.x").read_text()
+
+
+def test_thermo_after_a_log_switch_is_kept(settings, tmp_path):
+    script = tmp_path / "in.switch"
+    script.write_text(
+        HEAD + "pair_style lj/cut 2.5\npair_coeff 1 1 1.0 1.0 2.5\nfix 1 all nve\nthermo 10\nrun 20\n"
+        "variable i loop 1\nlog log.run${i} append\nrun 30\nfix 2 all nvx\n"
+    )
+    result = run(script, settings=settings)
+    assert result.status == "error" and result.error.line == 17
+    assert len(result.thermo) == 2 and result.final_step == 50

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mdbot.sandbox.mkdirs import plan
 from mdbot.sandbox.policy import check_script
 from mdbot.sandbox.script import commands, tokenize
 
@@ -55,3 +56,46 @@ def test_policy_rejects(script, line, fragment):
 )
 def test_policy_accepts_ordinary_scripts(script):
     assert check_script(script) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "dirs"),
+    [
+        ("shell mkdir out", ("out",)),
+        ("shell mkdir -p a b/c/", ("a", "b/c")),
+        ("  shell mkdir dumps   # for the dumps", ("dumps",)),
+    ],
+)
+def test_harmless_mkdir_becomes_a_comment(line, dirs):
+    text, found = plan(f"units lj\n{line}\nrun 0\n")
+    assert [m.dirs for m in found] == [dirs] and found[0].line == 2
+    assert text.splitlines()[1].startswith("#") and len(text.splitlines()) == 3
+    assert check_script(text) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "shell rm -rf out",
+        "shell cd out",
+        "shell mkdir /etc/x",
+        "shell mkdir ../x",
+        "shell mkdir a/../../x",
+        "shell mkdir ~/x",
+        "shell mkdir .hidden",
+        "shell mkdir $(v_x)",
+        "shell mkdir ${dir}",
+        "shell mkdir $d",
+        'shell mkdir "out"',
+        "shell mkdir a;touch b",
+        "shell mkdir a* b?",
+        "shell mkdir -p",
+        "shell mkdir a &\n  b",
+        "shell mkdir out && rm x",
+    ],
+)
+def test_anything_else_stays_refused(line):
+    script = f"units lj\n{line}\n"
+    text, found = plan(script)
+    assert found == [] and text == script
+    assert check_script(text)[0].message == "'shell' is not allowed: it runs operating-system commands"

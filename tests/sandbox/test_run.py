@@ -154,3 +154,26 @@ def test_openmp_threads(settings, tmp_path):
     result = run(script, settings=settings, threads=2)
     assert result.status == "ok", result.error
     assert "2 OpenMP thread" in (Path(result.workdir) / "log.lammps").read_text()
+
+
+def test_shell_mkdir_is_done_before_the_run(settings, tmp_path, capsys):
+    """`shell mkdir out` is common in real scripts: mdbot makes the directories, the dump lands in them."""
+    script = tmp_path / "in.mkdir"
+    script.write_text(
+        SMALL_LJ.replace("run 50\n", "")
+        + "shell mkdir -p out runs/a/\ndump d all atom 25 out/dump.atom\nrun 50\nfix 2 all nvx\n"
+    )
+    result = run(script, settings=settings)
+    assert result.status == "error" and result.error.line == 17  # lines still match the user's script
+    workdir = Path(result.workdir)
+    assert "ITEM: TIMESTEP" in (workdir / "out" / "dump.atom").read_text()
+    assert (workdir / "runs" / "a").is_dir()
+    assert result.notes == [
+        "line 14: mdbot created the directories 'out', 'runs/a' in the job directory before the run, "
+        "in place of 'shell mkdir -p out runs/a/' (the sandbox runs no shell commands)"
+    ]
+    assert (workdir / "in.mkdir").read_text() == script.read_text()  # the user's script is kept as given
+    from mdbot.render import print_result
+
+    print_result(result, "run")
+    assert "note: line 14: mdbot created the directories" in capsys.readouterr().out
