@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .script import Command, _strip_comment, commands
+from .script import Command, commands, strip_comment
 
 _COMPONENT = r"[A-Za-z0-9_][A-Za-z0-9_.+\-]{0,127}"  # never '.', '..' or a hidden name
 _DIR = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT}){{0,15}}$")
@@ -42,7 +42,7 @@ def harmless(cmd: Command, raw_line: str) -> Mkdir | None:
     words = cmd.words
     if len(words) < 3 or words[:2] != ["shell", "mkdir"] or cmd.text.split() != words:
         return None  # not mkdir, or quotes were involved
-    if _strip_comment(raw_line).strip() != cmd.text:
+    if strip_comment(raw_line).strip() != cmd.text:
         return None  # continued over several lines
     dirs = [w.rstrip("/") for w in words[2:] if w != "-p"]
     if not dirs or len(dirs) > MAX_DIRS or not all(_DIR.match(w) for w in dirs):

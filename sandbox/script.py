@@ -37,7 +37,7 @@ class Command:
         return self.words[0] if self.words else ""
 
 
-def _strip_comment(line: str) -> str:
+def strip_comment(line: str) -> str:
     """Remove a '#' comment that is not inside quotes (LAMMPS's rule)."""
     quote: str | None = None
     i = 0
@@ -80,7 +80,7 @@ def commands(script: str) -> list[Command]:
             start = number
         if raw.count('"""') % 2 == 1:
             in_triple = not in_triple
-        body = raw if in_triple else _strip_comment(raw)
+        body = raw if in_triple else strip_comment(raw)
         stripped = body.rstrip()
         if in_triple:
             pending.append(raw)
