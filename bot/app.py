@@ -5,32 +5,31 @@ graph runs, in :class:`bot.jobs.JobQueue`. Each Slack thread is one graph thread
 
 One request, one status message: it is posted in the thread at once ("queued, 2 ahead" when busy), edited
 as the graph reports progress, and replaced by the answer; files go up under it. Every path out of a
-request — refusal, bad attachment, our own bug — ends with a message in the thread.
+request — refusal, bad attachment, our own bug — ends with a message in the thread. What may be edited
+when is the request's phase (:mod:`bot.lifecycle`); the Web API calls are :mod:`bot.posting`'s, the
+feedback buttons :mod:`bot.feedback`'s. This module is the wiring: Bolt's listeners, and the brain's turns.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
+from . import feedback, intake, replies
 from . import files as attachments
-from . import replies
+from .intake import clean_text
 from .jobs import Job, JobQueue, Refused
+from .lifecycle import Phase, Request
 from .mrkdwn import escape, to_mrkdwn
+from .posting import BLOCK_ERRORS, Poster, Sent, web_client
 from .settings import SlackSettings
 
 if TYPE_CHECKING:
@@ -44,18 +43,6 @@ USAGE = (
     "me), send me a direct message, or type `/lammps &lt;request&gt;`. Attach input, data and potential "
     "files to your message or a thread reply."
 )
-BLOCK_ERRORS = {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long"}
-
-
-def web_client(settings: SlackSettings, wait_on_rate_limit: bool = True) -> WebClient:
-    """The Web API client: the configured base URL, retries on connection errors and (unless told not to:
-    progress edits are better dropped than waited for) on rate limits."""
-    token = settings.bot_token.get_secret_value() if settings.bot_token else None
-    api = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
-    handlers = [ConnectionErrorRetryHandler(max_retry_count=2)]
-    if wait_on_rate_limit:
-        handlers.append(RateLimitErrorRetryHandler(max_retry_count=4))
-    return WebClient(token=token, base_url=api, retry_handlers=handlers)
 
 
 class _Seen:
@@ -80,40 +67,6 @@ class _Seen:
             return True
 
 
-def clean_text(text: str, bot_user_id: str | None) -> str:
-    """Slack's message text as the user typed it: no bot mention, links and entities decoded."""
-    if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", "", text)
-    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
-    text = re.sub(r"<(mailto:)?([^@|>]+@[^|>]+)\|[^>]+>", r"\2", text)
-    text = re.sub(r"<#[A-Z0-9]+\|([^>]*)>", r"#\1", text)
-    text = re.sub(r"<(https?://[^>]+)>", r"\1", text)
-    return html.unescape(text).strip()
-
-
-@dataclass
-class Request:
-    """One message the bot works on, and its status message in the thread."""
-
-    user: str
-    channel: str
-    thread_ts: str
-    message_ts: str
-    text: str
-    files: list[dict] = field(default_factory=list)  # Slack file objects, resolved and checked
-    status_ts: str | None = None
-    started: bool = False  # a worker has it
-    done: bool = False  # the status message holds its final text: no more progress or queue edits
-    answered: bool = False  # the answer is shown: a later failure gets a new message, not an edit
-    lines: list[str] = field(default_factory=list)
-    last_edit: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def thread_id(self) -> str:
-        return f"{self.channel}:{self.thread_ts}"
-
-
 class SlackBot:
     """Build once per process with a brain; ``bot.app`` is the Bolt app to serve."""
 
@@ -131,7 +84,7 @@ class SlackBot:
         self.settings, self.brain = settings, brain
         self.data_dir = Path(data_dir or brain.settings.data_dir)
         self.client = client or web_client(settings)
-        self.progress_client = client or web_client(settings, wait_on_rate_limit=False)
+        self.poster = Poster(self.client, client or web_client(settings, wait_on_rate_limit=False))
         auth = self.client.auth_test()  # fails early and clearly on a wrong token
         self.bot_user_id: str = auth["user_id"]
         self.bot_id: str | None = auth.get("bot_id")
@@ -161,10 +114,7 @@ class SlackBot:
         app.event("app_mention")(ack=_ack, lazy=[self._on_mention])
         app.event("message")(ack=_ack, lazy=[self._on_message])
         app.command(COMMAND)(ack=self._ack_command, lazy=[self._on_command])
-        app.action(replies.ACTION_UP)(ack=_ack, lazy=[self._on_rating])
-        app.action(replies.ACTION_DOWN)(ack=_ack, lazy=[self._on_rating])
-        app.action(replies.ACTION_COMMENT)(self._open_comment)
-        app.view(replies.VIEW_FEEDBACK)(ack=self._ack_comment, lazy=[self._on_comment])
+        feedback.register(app, self.brain, self.poster)
         app.error(self._on_error)
 
     def _dedupe(self, body: dict, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002 - Bolt's name
@@ -233,7 +183,7 @@ class SlackBot:
             return  # the same message as app_mention and as message: answered once
         refusal = self._channel_refusal(channel, is_dm)
         if refusal:
-            self._ephemeral(channel, user, refusal, thread_ts if thread_ts != ts else None)
+            self.poster.ephemeral(channel, user, refusal, thread_ts if thread_ts != ts else None)
             return
         request = Request(
             user=user,
@@ -285,20 +235,16 @@ class SlackBot:
             respond(response_type="ephemeral", text=refusal)
             return
         quoted = "\n".join("> " + line for line in escape(text).splitlines())
-        try:
-            root = self.client.chat_postMessage(
-                channel=channel, text=f"<@{user}> asked with {COMMAND}:\n{quoted}", unfurl_links=False
-            )
-        except SlackApiError as exc:
-            err = exc.response.get("error", "")
+        root = self.poster.post(channel, None, f"<@{user}> asked with {COMMAND}:\n{quoted}")
+        if not root.ok:
             why = (
                 "I'm not in this channel — invite me with `/invite @mdbot`, or DM me"
-                if err in ("not_in_channel", "channel_not_found")
-                else f"Slack refused my message ({err})"
+                if root.error in ("not_in_channel", "channel_not_found")
+                else f"Slack refused my message ({root.error})"
             )
             respond(response_type="ephemeral", text=f"I couldn't start a thread here: {why}.")
             return
-        request = Request(user=user, channel=channel, thread_ts=root["ts"], message_ts=root["ts"], text=text)
+        request = Request(user=user, channel=channel, thread_ts=root.ts, message_ts=root.ts, text=text)
         self._follow(request.thread_id)
         self.start(request)
 
@@ -311,72 +257,37 @@ class SlackBot:
     def start(self, request: Request) -> None:
         """Post the status message and queue the work; a refusal replaces the status message."""
         if not request.text and not request.files:
-            self._post(request, *replies.info("👋 " + self.help_text()))
+            self._say(request, *replies.info("👋 " + self.help_text()))
             return
-        files, problems = self._resolve_attachments(request.files)
+        files, problems = intake.resolve(request.files, self.poster, self.settings.max_files, self._max_bytes)
         if problems:
-            self._post(
-                request, *replies.notice("I can't use these attachments: " + "; ".join(problems), "📎")
-            )
+            self._say(request, *replies.notice("I can't use these attachments: " + "; ".join(problems), "📎"))
             return
         request.files = files
         request.lines = ["Received — working on it…"]
-        try:
-            posted = self.client.chat_postMessage(
-                channel=request.channel,
-                thread_ts=request.thread_ts,
-                **_blocks(*replies.status_blocks(request.lines)),
-            )
-        except SlackApiError:
-            log.exception("could not post a status message in %s", request.thread_id)
-            return
-        request.status_ts = posted["ts"]
+        posted = self._say(request, *replies.status_blocks(request.lines))
+        if not posted.ok:
+            return  # nowhere to tell the user; the log has it
+        with request.transition(Phase.QUEUED):
+            request.status_ts = posted.ts
         self._follow(request.thread_id)
         job = Job(
             user=request.user,
             thread=request.thread_id,
             run=lambda: self._work(request),
-            cancel=lambda why: self._finish(request, *replies.notice(why, "🔁")),
+            cancel=lambda why: self._close(request, *replies.notice(why, "🔁")),
         )
         try:
             ahead = self.queue.submit(job)
         except Refused as exc:
-            self._finish(request, *replies.notice(str(exc), "✋"))
+            self._close(request, *replies.notice(str(exc), "✋"))
             return
         if ahead is not None:
-            with request.lock:
-                if request.started or request.done:
-                    return
-                waiting = "next in line" if ahead == 0 else f"{ahead} request(s) ahead of you"
-                request.lines = [f"Queued — {waiting}. I'll start as soon as a worker is free."]
-                self._edit(request, *replies.status_blocks(request.lines), client=self.progress_client)
-
-    def _resolve_attachments(self, files: list[dict]) -> tuple[list[dict], list[str]]:
-        """Full file objects (some events carry only an id: ``file_access: check_file_info``), each checked
-        by what Slack says about it — before anything is downloaded."""
-        problems, resolved = [], []
-        if len(files) > self.settings.max_files:
-            problems.append(
-                f"{len(files)} files attached; I take at most {self.settings.max_files} per message"
-            )
-        for f in files:
-            if f.get("id") and not (
-                f.get("name") and (f.get("url_private_download") or f.get("url_private"))
-            ):
-                try:
-                    f = self.client.files_info(file=f["id"])["file"]
-                except SlackApiError as exc:
-                    problems.append(f"Slack would not tell me about file {f['id']} ({_api_error(exc)})")
-                    continue
-            try:
-                attachments.check(attachments.Attachment.from_slack(f), self._max_bytes)
-                resolved.append(f)
-            except attachments.AttachmentError as exc:
-                problems.append(str(exc))
-        names = [str(f.get("name", "")) for f in resolved]
-        for dup in sorted({n for n in names if names.count(n) > 1}):
-            problems.append(f"`{dup}` is attached twice")
-        return resolved, problems
+            waiting = "next in line" if ahead == 0 else f"{ahead} request(s) ahead of you"
+            with request.during(Phase.QUEUED) as waits:  # a worker may have it already
+                if waits:
+                    request.lines = [f"Queued — {waiting}. I'll start as soon as a worker is free."]
+                    self._edit_status(request)
 
     @property
     def _max_bytes(self) -> int:
@@ -384,8 +295,9 @@ class SlackBot:
 
     def _work(self, request: Request) -> None:
         """In a worker: download, run the brain with live progress, post the answer. Never silent."""
-        with request.lock:
-            request.started = True
+        with request.transition(Phase.STARTED) as started:
+            if not started:
+                return  # closed before a worker got to it
             request.lines = ["Working on it…"]
         try:
             staged = self._download(request)
@@ -403,16 +315,15 @@ class SlackBot:
             self._follow(request.thread_id)
             self._answer(request, turn)
         except attachments.AttachmentError as exc:
-            self._finish(request, *replies.notice(f"I couldn't use an attachment: {exc}", "📎"))
+            self._close(request, *replies.notice(f"I couldn't use an attachment: {exc}", "📎"))
         except Exception as exc:  # noqa: BLE001 - our bug: the user is told, the log has the trace
             log.exception("request in %s failed", request.thread_id)
-            message = replies.notice(
-                f"Something went wrong on my side ({type(exc).__name__}: {str(exc)[:300]}).", "💥"
+            self._close(
+                request,
+                *replies.notice(
+                    f"Something went wrong on my side ({type(exc).__name__}: {str(exc)[:300]}).", "💥"
+                ),
             )
-            if request.answered:  # never overwrite an answer that is already shown
-                self._post(request, *message)
-            else:
-                self._finish(request, *message)
 
     def _download(self, request: Request) -> dict[str, str]:
         if not request.files:
@@ -420,11 +331,7 @@ class SlackBot:
         self._progress(request, {"text": f"Downloading {len(request.files)} attached file(s)…"}, force=True)
         dest = attachments.thread_dir(self.data_dir, request.channel, request.thread_ts, request.message_ts)
         token = self.settings.bot_token.get_secret_value()
-        staged = {}
-        for f in request.files:
-            a = attachments.Attachment.from_slack(f)
-            staged[a.name] = str(attachments.download(a, dest, token, self.settings.api_url, self._max_bytes))
-        return staged
+        return intake.stage(request.files, dest, token, self.settings.api_url, self._max_bytes)
 
     def _progress(self, request: Request, event: dict, force: bool = False) -> None:
         """Edit the status message, at most once per progress interval; a rate-limited edit is dropped
@@ -432,153 +339,74 @@ class SlackBot:
         text = str(event.get("text") or event.get("stage") or "").strip()
         if not text:
             return
-        with request.lock:
-            if request.done:
-                return
+        with request.during(Phase.STARTED) as working:
+            if not working:
+                return  # answered or closed: too late for progress
             request.lines.append(text)
             now = time.monotonic()
             if not force and now - request.last_edit < self.settings.progress_interval_s:
                 return
             request.last_edit = now
-        self._edit(request, *replies.status_blocks(request.lines), client=self.progress_client)
+            self._edit_status(request)
 
     def _answer(self, request: Request, turn: Turn) -> None:
+        """The answer in place of the status message, then its files under it."""
         reply = replies.answer(turn, self.settings.manual_url)
         uploads = reply.uploads
-        error = self._finish(request, reply.text, reply.blocks)
-        if error in BLOCK_ERRORS:  # Slack would not show these blocks: a plain note, the answer as a file
-            note_text, note = replies.notice(
-                f"Slack would not show this answer as a message ({error}); it is attached as answer.md.", "📄"
-            )
-            feedback = [replies.feedback_block(turn.turn_id)] if turn.turn_id else []
-            self._finish(request, note_text, note + feedback)
-            if not any(u.filename == "answer.md" for u in uploads):
-                uploads = [replies.answer_file(turn), *uploads]
-        request.answered = True
-        if uploads:
-            try:
-                self.client.files_upload_v2(
-                    channel=request.channel,
-                    thread_ts=request.thread_ts,
-                    file_uploads=[u.for_slack() for u in uploads],
+        with request.transition(Phase.ANSWERED) as in_place:
+
+            def show(text: str, blocks: list[dict]) -> str | None:
+                if in_place:
+                    return self.poster.replace(
+                        request.channel, request.thread_ts, request.status_ts, text, blocks
+                    ).error
+                return self._say(request, text, blocks).error  # closed meanwhile (a restart): said anew
+
+            error = show(reply.text, reply.blocks)
+            if error in BLOCK_ERRORS:  # Slack would not show these blocks: a plain note, the answer as a file
+                note_text, note = replies.notice(
+                    f"Slack would not show this answer as a message ({error}); it is attached as answer.md.",
+                    "📄",
                 )
-            except Exception as exc:  # noqa: BLE001 - SlackClientError, OSError, http.client errors alike
-                log.exception("upload failed in %s", request.thread_id)
+                buttons = [replies.feedback_block(turn.turn_id)] if turn.turn_id else []
+                show(note_text, note + buttons)
+                if not any(u.filename == "answer.md" for u in uploads):
+                    uploads = [replies.answer_file(turn), *uploads]
+        if uploads:
+            sent = self.poster.upload(request.channel, request.thread_ts, uploads)
+            if not sent.ok:
                 names = ", ".join(u.filename for u in uploads)
-                self._post(request, *replies.notice(f"I couldn't upload {names}: {_api_error(exc)}.", "📎"))
+                self._say(request, *replies.notice(f"I couldn't upload {names}: {sent.error}.", "📎"))
 
-    # --------------------------------------------------------------------------------------- posting
-    def _edit(
-        self, request: Request, text: str, blocks: list[dict], client: WebClient | None = None
-    ) -> str | None:
-        """Edit the status message; returns Slack's error code, or None when it worked."""
-        try:
-            (client or self.client).chat_update(
-                channel=request.channel, ts=request.status_ts, text=text, blocks=blocks
-            )
-            return None
-        except SlackApiError as exc:
-            log.warning("could not update the status in %s: %s", request.thread_id, _api_error(exc))
-            return _api_error(exc)
-        except Exception as exc:  # noqa: BLE001 - Slack unreachable: the caller falls back or gives up
-            log.warning("could not update the status in %s: %r", request.thread_id, exc)
-            return "unreachable"
+    # --------------------------------------------------------------------------------------- saying
+    def _say(self, request: Request, text: str, blocks: list[dict]) -> Sent:
+        """A new message in the request's thread."""
+        return self.poster.post(request.channel, request.thread_ts, text, blocks)
 
-    def _finish(self, request: Request, text: str, blocks: list[dict]) -> str | None:
-        """Replace the status message with the final one (or post it anew if that fails). Returns None
-        when it is shown, else Slack's error code."""
-        with request.lock:
-            request.done = True
-        error = self._edit(request, text, blocks) if request.status_ts else "no_status_message"
-        if error is None or error in BLOCK_ERRORS:
-            return error
-        return self._post(request, text, blocks)
+    def _edit_status(self, request: Request) -> None:
+        """The status message shows ``request.lines`` (called within the request's phase)."""
+        self.poster.edit(
+            request.channel, request.status_ts, *replies.status_blocks(request.lines), progress=True
+        )
 
-    def _post(self, request: Request, text: str, blocks: list[dict]) -> str | None:
-        try:
-            self.client.chat_postMessage(
-                channel=request.channel,
-                thread_ts=request.thread_ts,
-                text=text,
-                blocks=blocks,
-                unfurl_links=False,
-            )
-            return None
-        except SlackApiError as exc:
-            log.error("could not post in %s: %s", request.thread_id, _api_error(exc))
-            return _api_error(exc)
-        except Exception as exc:  # noqa: BLE001 - Slack unreachable: nothing more can be said in the thread
-            log.error("could not post in %s: %r", request.thread_id, exc)
-            return "unreachable"
+    def _close(self, request: Request, text: str, blocks: list[dict]) -> None:
+        """End the request with a notice in place of its status message — or in a new message when that
+        holds its final text already (an answer that is shown is never overwritten)."""
+        with request.transition(Phase.CLOSED) as in_place:
+            if in_place:
+                self.poster.replace(request.channel, request.thread_ts, request.status_ts, text, blocks)
+            else:
+                self._say(request, text, blocks)
 
     def _oops(self, channel: str, thread_ts: str | None, exc: Exception) -> None:
         """Last resort when taking a message failed before a request existed."""
-        if not channel:
-            return
-        text, blocks = replies.notice(
-            f"Something went wrong on my side ({type(exc).__name__}); please try again.", "💥"
-        )
-        try:
-            self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
-        except Exception:  # noqa: BLE001
-            log.exception("could not report a failure in %s", channel)
+        if channel:
+            text = f"Something went wrong on my side ({type(exc).__name__}); please try again."
+            self.poster.post(channel, thread_ts, *replies.notice(text, "💥"))
 
-    def _ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None) -> None:
-        try:
-            self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
-        except SlackApiError as exc:
-            log.warning("could not tell %s: %s", user, _api_error(exc))
-
-    # --------------------------------------------------------------------------------------- feedback
-    def _on_rating(self, body: dict) -> None:
-        action = body["actions"][0]
-        rating = 1 if action["action_id"] == replies.ACTION_UP else -1
-        self._store_feedback(body, action.get("value", ""), rating, None)
-
-    def _open_comment(self, ack: Callable[[], None], body: dict) -> None:
-        ack()
-        channel, thread_ts = _where(body)
-        view = replies.comment_view(body["actions"][0].get("value", ""), channel, thread_ts)
-        self.client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    def _ack_comment(self, ack: Callable[[], None], view: dict) -> None:
-        ack()
-
-    def _on_comment(self, body: dict, view: dict) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        values = view.get("state", {}).get("values", {})
-        option = values.get("rating", {}).get("value", {}).get("selected_option") or {}
-        comment = (values.get("comment", {}).get("value", {}).get("value") or "").strip() or None
-        rating = int(option["value"]) if str(option.get("value", "")).lstrip("-").isdigit() else 0
-        body = {
-            **body,
-            "channel": {"id": meta.get("channel")},
-            "message": {"thread_ts": meta.get("thread_ts")},
-        }
-        self._store_feedback(body, meta.get("turn", ""), rating, comment)
-
-    def _store_feedback(self, body: dict, turn_id: str, rating: int, comment: str | None) -> None:
-        user = body.get("user", {}).get("id")
-        channel, thread_ts = _where(body)
-        try:
-            self.brain.feedback(turn_id, rating, user, comment)
-            mark = "👍" if rating > 0 else "👎"
-            text = (
-                f"Thanks — your {mark}"
-                + (" and comment are" if comment else " is")
-                + " stored with this answer."
-            )
-            if not comment:
-                text += " Use 💬 Comment to say what was right or wrong."
-        except KeyError:
-            text = "I can't find that answer in my journal any more, so the rating was not stored."
-        except (ValueError, RuntimeError) as exc:
-            text = f"The rating was not stored: {exc}."
-        if channel and user:
-            self._ephemeral(channel, user, text, thread_ts)
-
-    # --------------------------------------------------------------------------------------- lifecycle
+    # --------------------------------------------------------------------------------------- shutdown
     def close(self, grace_s: float = 30.0) -> None:
+        """Stop taking work; waiting requests are told to resend, running ones get ``grace_s``."""
         still = self.queue.shutdown(grace_s)
         if still:
             log.warning("%d request(s) were still running at shutdown", still)
@@ -586,22 +414,6 @@ class SlackBot:
 
 def _ack(ack: Callable[[], None]) -> None:
     ack()
-
-
-def _blocks(text: str, blocks: list[dict]) -> dict:
-    return {"text": text, "blocks": blocks}
-
-
-def _where(body: dict) -> tuple[str, str | None]:
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
-    message = body.get("message") or {}
-    return channel, message.get("thread_ts") or message.get("ts")
-
-
-def _api_error(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error", exc))
-    return str(exc)
 
 
 def _is_help(text: str | None) -> bool:
