@@ -63,45 +63,55 @@ def _success_line(best: Attempt, budget: int) -> str:
     )
 
 
+def _lead_lines(state: State, best: Attempt, outcome: Outcome, budget: int) -> list[str]:
+    """How the turn went: the script runs, the sandbox refused it, or why no attempt ran cleanly."""
+    if outcome == "success":
+        return [_success_line(best, budget)]
+    if outcome == "rejected":
+        err = error_of(best["check"])
+        lines = [f"**The sandbox refused this script:** {err.get('message', '')}"]
+        return lines + ([f"_{err['hint']}_"] if err.get("hint") else [])
+    n = len(state["attempts"])
+    why = {
+        "stuck": "the repairs kept repeating a script that had already failed",
+        "error": state.get("feedback") or "the model endpoint failed",
+    }.get(outcome, f"{n} attempt{'s' if n > 1 else ''} used")
+    lines = [
+        f"**No attempt ran cleanly** ({why}). The closest was attempt {best['n']}: {_status_line(best)}."
+    ]
+    err = error_of(best["run"]) or error_of(best["check"])
+    if err.get("command"):
+        lines.append(f"Failing command (line {err.get('line')}): `{err['command']}`")
+    if err.get("hint"):
+        lines.append(f"Hint: {err['hint']}")
+    return lines
+
+
+def _critique_lines(best: Attempt) -> list[str]:
+    """The critique's score, the judge's grade and the run's health issues."""
+    c = best["critique"]
+    if not c:
+        return []
+    judge = c["judge"]
+    extra = (
+        f"; judge: task {judge['task_completion']:g}/10, physics {judge['physics']:g}/10"
+        + (f" — {judge['comments'].rstrip('.')}" if judge["comments"] else "")
+        if judge
+        else ""
+    )
+    lines = [f"Critique score {c['score']:.2f}{extra}."]
+    health = health_of(best["run"]).get("issues", [])
+    return lines + (["Health: " + "; ".join(health)] if health else [])
+
+
 def script_reply(state: State, budget: int) -> tuple[str, Outcome, Attempt]:
     """(the reply in Markdown, the turn's outcome, the attempt whose script the thread keeps)."""
     attempts = state["attempts"]
     best = best_attempt(attempts)
     outcome = outcome_of(attempts, state.get("outcome", ""))
-    lines: list[str] = []
-    if outcome == "success":
-        lines.append(_success_line(best, budget))
-    elif outcome == "rejected":
-        err = error_of(best["check"])
-        lines.append(f"**The sandbox refused this script:** {err.get('message', '')}")
-        if err.get("hint"):
-            lines.append(f"_{err['hint']}_")
-    else:
-        why = {
-            "stuck": "the repairs kept repeating a script that had already failed",
-            "error": state.get("feedback") or "the model endpoint failed",
-        }.get(outcome, f"{len(attempts)} attempt{'s' if len(attempts) > 1 else ''} used")
-        lines.append(
-            f"**No attempt ran cleanly** ({why}). The closest was attempt {best['n']}: {_status_line(best)}."
-        )
-        err = error_of(best["run"]) or error_of(best["check"])
-        if err.get("command"):
-            lines.append(f"Failing command (line {err.get('line')}): `{err['command']}`")
-        if err.get("hint"):
-            lines.append(f"Hint: {err['hint']}")
-    c = best["critique"]
-    if c and outcome != "rejected":
-        judge = c["judge"]
-        extra = (
-            f"; judge: task {judge['task_completion']:g}/10, physics {judge['physics']:g}/10"
-            + (f" — {judge['comments'].rstrip('.')}" if judge["comments"] else "")
-            if judge
-            else ""
-        )
-        lines.append(f"Critique score {c['score']:.2f}{extra}.")
-        health = health_of(best["run"]).get("issues", [])
-        if health:
-            lines.append("Health: " + "; ".join(health))
+    lines = _lead_lines(state, best, outcome, budget)
+    if outcome != "rejected":
+        lines += _critique_lines(best)
     if len(attempts) > 1 or best["changes"]:
         lines.append("")
         lines.append("Attempts:")

@@ -64,6 +64,7 @@ class SandboxResult(TypedDict, total=False):
     wall_s: float
     error: ErrorInfo | None
     warnings: list[str]
+    notes: list[str]  # what mdbot did on the script's behalf
     thermo: list[dict]  # {"columns": [...], "rows": [[...]], "rows_total": n}
     health: Health
     final_step: int | None
