@@ -36,8 +36,9 @@ def postgres_url():
         [*as_user, initdb, "-D", data, "-A", "trust", "-U", "mdbot"], check=True, capture_output=True
     )
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    wait = ["-w", "-t", "3600"]  # until it accepts connections, however loaded the machine (default: 60 s)
     subprocess.run(
-        [*as_user, pg_ctl, "-D", data, "-o", opts, "-l", os.path.join(root, "log"), "-w", "start"],
+        [*as_user, pg_ctl, "-D", data, "-o", opts, "-l", os.path.join(root, "log"), *wait, "start"],
         check=True,
         capture_output=True,
     )

@@ -195,7 +195,7 @@ def test_mdbot_ask_json_over_http(monkeypatch, isolated, data_dir, tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=3600,  # a guard against a hang, far beyond any run (two small LAMMPS jobs)
         )
         assert server.rejected == 0
     assert proc.returncode == 0, proc.stderr[-3000:]
