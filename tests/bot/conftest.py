@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.bot import PATIENT_S
 from tests.bot.slack_api import BOT_TOKEN, SIGNING_SECRET, MockSlack, Sender
 
 
@@ -17,7 +18,7 @@ class Harness:
     brain: object  # graph.service.Brain
     send: Sender
 
-    def answers(self, channel: str, thread_ts: str, n: int = 1, timeout: float = 120.0) -> list:
+    def answers(self, channel: str, thread_ts: str, n: int = 1, timeout: float = PATIENT_S) -> list:
         """Wait until ``n`` answers are in the thread; return them."""
         ok = self.slack.wait_for(lambda: len(self.slack.final(channel, thread_ts)) >= n, timeout)
         assert ok, (
@@ -25,7 +26,7 @@ class Harness:
         )
         return self.slack.final(channel, thread_ts)
 
-    def settle(self, timeout: float = 120.0) -> None:
+    def settle(self, timeout: float = PATIENT_S) -> None:
         """Wait until the bot has nothing running or queued (after the listeners have queued their work)."""
         assert self.bot.queue.wait_idle(timeout)
 

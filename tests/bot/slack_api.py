@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.bot import PATIENT_S
+
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-test-token"
 SIGNING_SECRET = "test-signing-secret"
@@ -137,7 +139,7 @@ class MockSlack:
         """Every call of ``method`` answers ``{"ok": false, "error": error}``."""
         self._failing[method] = error
 
-    def wait_for(self, predicate, timeout: float = 60.0) -> bool:
+    def wait_for(self, predicate, timeout: float = PATIENT_S) -> bool:
         with self._cond:
             return self._cond.wait_for(predicate, timeout)
 
@@ -349,7 +351,7 @@ class Sender:
         req = urllib.request.Request(self.url, data=body.encode(), headers=hdrs, method="POST")
         t0 = time.perf_counter()
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=PATIENT_S) as resp:
                 return resp.status, resp.read().decode(), time.perf_counter() - t0
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode(), time.perf_counter() - t0

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.bot import PATIENT_S
 from tests.bot.slack_api import BOT_TOKEN, BOT_USER, SIGNING_SECRET, MockSlack, Sender, message_event
 
 MDBOT = Path(sys.executable).with_name("mdbot")
@@ -47,13 +48,13 @@ def test_mdbot_slack_serves_http_and_stops_cleanly(tmp_path, data_dir):
             assert BOT_TOKEN not in ready and SIGNING_SECRET not in ready  # secrets never echoed
             send = Sender(f"http://127.0.0.1:{m.group(1)}/slack/events", slack.base + "/response/")
             send.event(message_event(f"<@{BOT_USER}> what is fix nvt?", kind="app_mention", ts="4000.000100"))
-            assert slack.wait_for(lambda: slack.final("CLAB", "4000.000100"), 120)
+            assert slack.wait_for(lambda: slack.final("CLAB", "4000.000100"))
             # an unsigned request is refused
             bad = Sender(send.url, send.response_url, secret="wrong-secret")
             assert bad.event(message_event("hi", ts="4000.000200"))[0] == 401
         finally:
             proc.send_signal(signal.SIGTERM)
-            rest = proc.communicate(timeout=120)[1]
+            rest = proc.communicate(timeout=PATIENT_S)[1]
         assert proc.returncode == 0, rest[-3000:]
 
 
@@ -66,7 +67,7 @@ def test_mdbot_slack_explains_a_bad_token(tmp_path, data_dir):
             MDBOT_SLACK_API_URL=slack.api_url,
         )
         proc = subprocess.run(
-            [str(MDBOT), "slack"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+            [str(MDBOT), "slack"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=PATIENT_S
         )
     assert proc.returncode == 2
     assert "Slack refused the bot token (invalid_auth)" in proc.stderr and "xoxb-wrong" not in proc.stderr
@@ -81,7 +82,7 @@ def test_mdbot_slack_explains_a_bad_app_token(tmp_path, data_dir):
             MDBOT_SLACK_API_URL=slack.api_url,
         )
         proc = subprocess.run(
-            [str(MDBOT), "slack"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+            [str(MDBOT), "slack"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=PATIENT_S
         )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Slack refused the app-level token (invalid_auth)" in proc.stderr

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from mdbot.bot.jobs import HOUR, Job, JobQueue, Refused
+from tests.bot import PATIENT_S
 
 
 class Starts(list):
@@ -23,7 +24,7 @@ class Starts(list):
 
     def wait(self, n: int) -> None:
         with self.cond:
-            assert self.cond.wait_for(lambda: len(self) >= n, 10)
+            assert self.cond.wait_for(lambda: len(self) >= n, PATIENT_S)
 
 
 class Gate:
@@ -34,7 +35,7 @@ class Gate:
 
     def __call__(self):
         self.started.add(self.name)
-        assert self.release.wait(30)
+        assert self.release.wait(PATIENT_S)
 
 
 def test_workers_threads_and_positions():
@@ -54,7 +55,7 @@ def test_workers_threads_and_positions():
     assert started[2] == "a2"  # the thread's next message, in order
     for g in gates.values():
         g.release.set()
-    assert q.wait_idle(10)
+    assert q.wait_idle(PATIENT_S)
     assert started == ["a1", "b1", "a2", "c1"]
 
 
@@ -73,14 +74,14 @@ def test_user_concurrency_rate_and_queue_limits():
         q.submit(Job("dave", "t6", gate))
     assert q.refusal("dave").startswith("I'm busy")
     gate.release.set()
-    assert q.wait_idle(10)
+    assert q.wait_idle(PATIENT_S)
     q.submit(Job("alice", "t7", lambda: None))
-    assert q.wait_idle(10)
+    assert q.wait_idle(PATIENT_S)
     with pytest.raises(Refused, match=r"3 requests in the last hour.*about 60 minute"):
         q.submit(Job("alice", "t8", lambda: None))
     now[0] += HOUR + 1  # an hour later alice may ask again
     assert q.submit(Job("alice", "t9", lambda: None)) is None
-    assert q.wait_idle(10)
+    assert q.wait_idle(PATIENT_S)
 
 
 def test_a_failing_job_does_not_stop_the_worker():
@@ -92,8 +93,8 @@ def test_a_failing_job_does_not_stop_the_worker():
 
     q.submit(Job("u", "t1", boom))
     q.submit(Job("u", "t2", done.set))
-    assert done.wait(10)
-    assert q.wait_idle(10) and q.counts() == (0, 0)
+    assert done.wait(PATIENT_S)
+    assert q.wait_idle(PATIENT_S) and q.counts() == (0, 0)
 
 
 def test_shutdown_tells_waiting_users_and_lets_running_finish():
@@ -101,11 +102,15 @@ def test_shutdown_tells_waiting_users_and_lets_running_finish():
     started = Starts()
     running = Gate(started, "running")
     told: list = []
+
+    def cancelled(why: str) -> None:  # shutdown tells the waiting user first, then waits for the running job
+        told.append(why)
+        running.release.set()
+
     q.submit(Job("u1", "t1", running))
-    q.submit(Job("u2", "t2", lambda: started.add("never"), cancel=told.append))
+    q.submit(Job("u2", "t2", lambda: started.add("never"), cancel=cancelled))
     started.wait(1)
-    threading.Timer(0.2, running.release.set).start()
-    assert q.shutdown(grace_s=30) == 0
+    assert q.shutdown(grace_s=PATIENT_S) == 0
     assert started == ["running"] and told and "send it again" in told[0]
 
 

@@ -110,7 +110,7 @@ def test_slash_command_acks_fast_then_answers_in_a_thread(slack_app):
     request = "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT (T < 2 & short)"
     status, body, elapsed = h.send.command(request)
     assert status == 200 and elapsed < 3.0  # Slack's limit for the acknowledgement
-    ok = h.slack.wait_for(lambda: any(m.thread_ts is None for m in h.slack.messages.values()), 30)
+    ok = h.slack.wait_for(lambda: any(m.thread_ts is None for m in h.slack.messages.values()))
     assert ok, "the request was not posted as a thread root"
     root = next(m for m in h.slack.messages.values() if m.thread_ts is None)
     assert root.channel == "CLAB" and "<@UALICE>" in root.text
@@ -121,7 +121,7 @@ def test_slash_command_acks_fast_then_answers_in_a_thread(slack_app):
     assert "The script runs" in text and "final step 500" in text
     assert "attached below as `in.mdbot`" in text and "pair_coeff 1 1" not in text  # the script is a file
     assert "Files (" not in text  # no server paths
-    h.slack.wait_for(lambda: len(h.slack.uploads_in("CLAB", root.ts)) >= 3, 30)
+    h.slack.wait_for(lambda: len(h.slack.uploads_in("CLAB", root.ts)) >= 3)
     uploads = {u["filename"]: u for u in h.slack.uploads_in("CLAB", root.ts)}
     assert set(uploads) == {"in.mdbot", "thermo.png", "snapshot.jpg"}
     assert uploads["in.mdbot"]["content"].decode().strip() == GOOD_LJ.strip()
@@ -147,7 +147,7 @@ def test_slash_command_where_the_bot_cannot_post_says_so(slack_app):
     h = slack_app(retrieval=False)
     status, _, _ = h.send.command("what is fix nvt?", channel="CNOTIN1")
     assert status == 200
-    assert h.slack.wait_for(lambda: h.slack.responses, 30)
+    assert h.slack.wait_for(lambda: h.slack.responses)
     assert "/invite @mdbot" in h.slack.responses[0]["text"]
     assert h.slack.responses[0]["response_type"] == "ephemeral"
 
@@ -190,7 +190,7 @@ def test_thread_reply_with_input_and_data_files_runs_them(slack_app):
     assert all(d["auth"] == f"Bearer {BOT_TOKEN}" for d in h.slack.downloads)
     kept = h.brain.settings.data_dir / "slack" / "CLAB" / "1400_000100" / "1400_000200"
     assert (kept / "in.lj").read_text() == IN_LJ and (kept / "data.lj").is_file()
-    h.slack.wait_for(lambda: len(h.slack.uploads_in("CLAB", "1400.000100")) >= 3, 30)
+    h.slack.wait_for(lambda: len(h.slack.uploads_in("CLAB", "1400.000100")) >= 3)
     names = {u["filename"] for u in h.slack.uploads_in("CLAB", "1400.000100")}
     assert {"in.mdbot", "thermo.png", "snapshot.jpg"} <= names
     (turn,) = [t for t in h.brain.journal.turns("CLAB:1400.000100") if t.attempts]
@@ -213,7 +213,7 @@ def test_files_known_only_by_id_are_looked_up_and_checked(slack_app):
     sneaky = h.slack.host_file("../../.ssh/authorized_keys", "ssh-rsa AAA")
     h.send.event(message_event(f"<@{BOT_USER}> run", kind="app_mention", ts="1450.000200",
                                files=[{"id": sneaky["id"], "file_access": "check_file_info"}]))  # fmt: skip
-    assert h.slack.wait_for(lambda: h.slack.thread("CLAB", "1450.000200"), 30)
+    assert h.slack.wait_for(lambda: h.slack.thread("CLAB", "1450.000200"))
     assert "may not contain a path" in h.slack.thread("CLAB", "1450.000200")[0].all_text()
     assert sneaky["id"] not in {d["id"] for d in h.slack.downloads}
 
@@ -224,7 +224,7 @@ def test_an_answer_slack_will_not_display_arrives_as_a_file(slack_app):
     h.send.event(message_event(f"<@{BOT_USER}> {QUESTION}", kind="app_mention", ts="1460.000100"))
     (answer,) = h.answers("CLAB", "1460.000100")
     assert "attached as answer.md" in answer.all_text()
-    assert h.slack.wait_for(lambda: h.slack.uploads_in("CLAB", "1460.000100"), 30)
+    assert h.slack.wait_for(lambda: h.slack.uploads_in("CLAB", "1460.000100"))
     (upload,) = h.slack.uploads_in("CLAB", "1460.000100")
     (turn,) = h.brain.journal.turns("CLAB:1460.000100")
     assert upload["filename"] == "answer.md" and upload["content"].decode() == turn.answers[0].text
@@ -248,7 +248,7 @@ def test_hostile_attachments_get_a_clear_message(slack_app):
             message_event(f"<@{BOT_USER}> run this", kind="app_mention", ts=f"1500.00010{n}", files=[f])
         )
     for n, (key, (_, expected)) in enumerate(cases.items()):
-        assert h.slack.wait_for(lambda n=n: h.slack.thread("CLAB", f"1500.00010{n}"), 30), key
+        assert h.slack.wait_for(lambda n=n: h.slack.thread("CLAB", f"1500.00010{n}")), key
         (msg,) = h.slack.thread("CLAB", f"1500.00010{n}")
         assert expected in msg.all_text(), (key, msg.all_text())
         assert "<!channel>" not in msg.all_text()  # a file's name never becomes a Slack command
@@ -261,7 +261,6 @@ def test_hostile_attachments_get_a_clear_message(slack_app):
             h.slack.thread("CLAB", "1500.000200")
             and "binary" in h.slack.thread("CLAB", "1500.000200")[0].all_text()
         ),
-        30,
     )
     assert not list((h.brain.settings.data_dir / "slack").rglob("data.txt"))
     assert not h.brain.journal.turns()  # no turn was run on bad input
@@ -276,7 +275,6 @@ def test_download_failure_ends_with_a_message(slack_app):
         lambda: (
             "could not be downloaded" in " ".join(m.all_text() for m in h.slack.thread("CLAB", "1600.000100"))
         ),
-        30,
     )
 
 
@@ -300,14 +298,14 @@ def test_feedback_buttons_and_comment_are_stored_against_the_turn(slack_app):
         assert h.send.interactive(payload)[0] == 200
 
     click("mdbot_feedback_down")
-    assert h.slack.wait_for(lambda: _feedback_rows(h.brain, "CLAB:1700.000100"), 30)
+    assert h.slack.wait_for(lambda: _feedback_rows(h.brain, "CLAB:1700.000100"))
     (fb,) = _feedback_rows(h.brain, "CLAB:1700.000100")
     assert fb.rating == -1 and fb.user_id == "UBOB" and fb.interaction_id == turn_id
-    assert h.slack.wait_for(lambda: h.slack.ephemerals, 30)
+    assert h.slack.wait_for(lambda: h.slack.ephemerals)
     assert h.slack.ephemerals[0]["user"] == "UBOB" and "stored" in h.slack.ephemerals[0]["text"]
 
     click("mdbot_feedback_comment")
-    assert h.slack.wait_for(lambda: h.slack.views, 30)
+    assert h.slack.wait_for(lambda: h.slack.views)
     view = h.slack.views[0]["view"]
     assert h.slack.views[0]["trigger_id"] == "123.trigger" and view["callback_id"] == "mdbot_feedback_view"
     submission = {
@@ -319,7 +317,7 @@ def test_feedback_buttons_and_comment_are_stored_against_the_turn(slack_app):
     }  # fmt: skip
     status, body, _ = h.send.interactive(submission)
     assert status == 200 and body in ("", "{}")  # the modal closes
-    assert h.slack.wait_for(lambda: len(_feedback_rows(h.brain, "CLAB:1700.000100")) == 2, 30)
+    assert h.slack.wait_for(lambda: len(_feedback_rows(h.brain, "CLAB:1700.000100")) == 2)
     rows = _feedback_rows(h.brain, "CLAB:1700.000100")
     commented = next(r for r in rows if r.comment)
     assert commented.rating == 1 and commented.comment.startswith("Good, but")
@@ -356,7 +354,6 @@ def test_per_user_rate_limit_refuses_with_a_reason(slack_app):
     h.send.event(message_event(f"<@{BOT_USER}> {QUESTION}", kind="app_mention", ts="1900.000002"))
     assert h.slack.wait_for(
         lambda: "in the last hour" in " ".join(m.all_text() for m in h.slack.thread("CLAB", "1900.000002")),
-        30,
     )
     h.send.event(
         message_event(f"<@{BOT_USER}> {QUESTION}", kind="app_mention", user="UBOB", ts="1900.000003")
@@ -383,7 +380,7 @@ def test_channel_allow_list_and_runners(slack_app):
     h.send.event(
         message_event(f"<@{BOT_USER}> {QUESTION}", kind="app_mention", channel="CELSE", ts="2100.000100")
     )
-    assert h.slack.wait_for(lambda: h.slack.ephemerals, 30)
+    assert h.slack.wait_for(lambda: h.slack.ephemerals)
     assert (
         "don't answer in this channel" in h.slack.ephemerals[0]["text"]
         and "<#CLAB>" in h.slack.ephemerals[0]["text"]

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from tests.bot import PATIENT_S
 from tests.bot.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, TEAM, MockSlack, message_event
 
 
@@ -34,7 +35,7 @@ class SocketServer:
         self._ws.send(json.dumps({"envelope_id": envelope_id, "type": kind, "payload": payload,
                                   "accepts_response_payload": accepts_response, "retry_attempt": 0}))  # fmt: skip
         while True:
-            ack = self.acks.get(timeout=30)
+            ack = self.acks.get(timeout=PATIENT_S)
             if ack.get("envelope_id") == envelope_id:
                 return ack
 
@@ -58,7 +59,7 @@ def socket_bot(make_brain):
         bot = SlackBot(settings, make_brain())
         handler = socket_mode_handler(bot.app, APP_TOKEN)
         handler.connect()
-        assert server.connected.wait(30), "the app did not open the websocket"
+        assert server.connected.wait(PATIENT_S), "the app did not open the websocket"
         yield slack, server, bot
         handler.close()
         server.close()
@@ -75,7 +76,7 @@ def test_socket_mode_answers_a_mention_and_acks_commands(socket_bot):
                "event_id": "EvSOCK0001", "event_time": 1}  # fmt: skip
     ack = server.envelope("events_api", payload, "env-1")
     assert ack == {"envelope_id": "env-1"}
-    assert slack.wait_for(lambda: slack.final("CLAB", "3000.000100"), 60)
+    assert slack.wait_for(lambda: slack.final("CLAB", "3000.000100"))
     assert "docs.lammps.org/fix_nh.html" in slack.final("CLAB", "3000.000100")[0].all_text()
     # a slash command's ack carries the ephemeral help as the envelope's payload
     command = {"command": "/lammps", "text": "help", "user_id": "UALICE", "channel_id": "CLAB",
