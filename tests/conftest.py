@@ -11,6 +11,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# A check's wall-clock limit (30 s by default) guards our own work and is never what a test is about: on a
+# slow, loaded machine it must not decide the result (a check that timed out made a turn "stuck"). Through
+# the environment it reaches every SandboxSettings a test builds, in subprocesses too. Tests about time
+# limits pass their own timeout= to run() or check().
+os.environ.setdefault("MDBOT_CHECK_TIMEOUT_S", "600")
 
 
 @pytest.fixture
