@@ -104,12 +104,18 @@ def _critique_lines(best: Attempt) -> list[str]:
     return lines + (["Health: " + "; ".join(health)] if health else [])
 
 
+def _notes(best: Attempt) -> list[str]:
+    """What the sandbox did on the script's behalf (``shell mkdir`` done for it, say), once each."""
+    notes = [*best["check"].get("notes", []), *((best["run"] or {}).get("notes", []))]
+    return [f"_Note: {n}_" for n in dict.fromkeys(notes)]
+
+
 def script_reply(state: State, budget: int) -> tuple[str, Outcome, Attempt]:
     """(the reply in Markdown, the turn's outcome, the attempt whose script the thread keeps)."""
     attempts = state["attempts"]
     best = best_attempt(attempts)
     outcome = outcome_of(attempts, state.get("outcome", ""))
-    lines = _lead_lines(state, best, outcome, budget)
+    lines = _lead_lines(state, best, outcome, budget) + _notes(best)
     if outcome != "rejected":
         lines += _critique_lines(best)
     if len(attempts) > 1 or best["changes"]:

@@ -179,6 +179,15 @@ def test_run_and_explain_work_offline(make_brain, tmp_path):
     assert turn.intent == "explain" and "timestep" in turn.answer and turn.citations
 
 
+def test_a_user_script_that_makes_its_output_directory_is_told_what_was_done(make_brain, tmp_path):
+    script = tmp_path / "in.lj"
+    script.write_text("shell mkdir out\n" + GOOD_LJ.replace("pair_style lj/cutt", "pair_style lj/cut"))
+    turn = make_brain(retrieval=False).ask("", [script])
+    assert turn.outcome == "success"
+    assert "mdbot created the directory 'out' in the job directory" in turn.answer
+    assert turn.answer.count("mdbot created the directory") == 1  # the check's and the run's note, once
+
+
 def test_generate_offline_offers_examples(make_brain):
     brain = make_brain()
     turn = brain.ask("write a LAMMPS script for a copper crystal with EAM")
