@@ -1,6 +1,6 @@
 """The Slack app: Bolt listeners that turn mentions, DMs, thread replies and ``/lammps`` into brain turns.
 
-Bolt acknowledges within Slack's 3 seconds; the work happens in lazy listeners (DESIGN.md §6) and, for
+Bolt acknowledges within Slack's 3 seconds; the work happens in lazy listeners (docs/architecture.md §7) and, for
 graph runs, in :class:`bot.jobs.JobQueue`. Each Slack thread is one graph thread, ``<channel>:<thread_ts>``.
 
 One request, one status message: it is posted in the thread at once ("queued, 2 ahead" when busy), edited

@@ -62,7 +62,7 @@ def socket_mode_handler(bolt_app, app_token: str):
 
 
 def serve(bot, settings, on_ready=None) -> None:
-    """Run until SIGINT/SIGTERM, then drain the queue (DESIGN.md: nothing lost without a word)."""
+    """Run until SIGINT/SIGTERM, then drain the queue (docs/architecture.md: nothing lost without a word)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -1,4 +1,4 @@
-"""Settings of the Slack app (DESIGN.md §2): tokens, the transport, access control and the bot's limits.
+"""Settings of the Slack app (docs/architecture.md §3): tokens, the transport, access control and the bot's limits.
 
 Socket Mode when ``MDBOT_SLACK_APP_TOKEN`` is set (no public URL needed), HTTP with request signing
 otherwise. Tokens are ``SecretStr`` so they never show in logs, reprs or error messages.

@@ -253,7 +253,7 @@ def evaluate(
     on_item: Callable[[int, int], None] | None = None,
     model_ids: dict | None = None,
 ) -> dict:
-    """Run (or resume) the code benchmark; returns the report document (DESIGN.md §3 shape)."""
+    """Run (or resume) the code benchmark; returns the report document (docs/architecture.md §4 shape)."""
     from mdbot.sandbox.potentials import library_for
 
     tasks, bad = load_tasks(path, files_dir, library_for(harness.sandbox))

@@ -126,7 +126,7 @@ def evaluate(
     on_item: Callable[[int, int], None] | None = None,
     model_ids: dict | None = None,
 ) -> dict:
-    """Run (or resume) the Q&A benchmark; returns the report document (DESIGN.md §3 shape)."""
+    """Run (or resume) the Q&A benchmark; returns the report document (docs/architecture.md §4 shape)."""
     from mdbot.graph.models import stream_text
 
     items, bad = load_files(paths)

@@ -53,7 +53,7 @@ def evaluate(
     on_item: Callable[[int, int], None] | None = None,
     settings: dict | None = None,
 ) -> dict:
-    """Run (or resume) the evaluation; returns the report document (DESIGN.md §3 shape)."""
+    """Run (or resume) the evaluation; returns the report document (docs/architecture.md §4 shape)."""
     queries, bad = load_queries(path)
     run = Run(out, "retrieval", {"embedding": model, "file": file_digest(path), **(settings or {})})
 

@@ -1,6 +1,6 @@
 """Journal + knowledge base → JSON-lines datasets for CPT, SFT and GRPO (``mdbot finetune export``).
 
-The journal is the only source of fine-tuning data (DESIGN.md §5); this module decides which turns are good
+The journal is the only source of fine-tuning data (docs/architecture.md §6); this module decides which turns are good
 enough to learn from and writes them in the shapes of :mod:`finetune.formats`. Every file is written twice,
 ``<name>.train.jsonl`` and ``<name>.test.jsonl``, loadable with ``datasets.load_dataset("json", …)``:
 

@@ -1,4 +1,4 @@
-"""MD-GRPO's reward: run the generated LAMMPS script and score how far it got (DESIGN.md §3, §7).
+"""MD-GRPO's reward: run the generated LAMMPS script and score how far it got (docs/architecture.md §4, §8).
 
     reward = Σ wᵢ·cᵢ / Σ wᵢ   over the enabled components, each cᵢ ∈ [0, 1]:
       format  1 for exactly one fenced LAMMPS block, 0.5 for a script found another way (no fence, several

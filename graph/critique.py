@@ -1,4 +1,4 @@
-"""Critique of an attempt: MDAgent2's grading rubric (DESIGN.md §7), decided from the sandbox result
+"""Critique of an attempt: MDAgent2's grading rubric (docs/architecture.md §8), decided from the sandbox result
 wherever it can be, plus a judge model's view of task fidelity and physics.
 
 The rubric gives up to 21 points for the script and its run (the items of §7) and 10 for task completion,

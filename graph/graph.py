@@ -1,4 +1,4 @@
-"""The state machine (DESIGN.md §1):
+"""The state machine (docs/architecture.md §1):
 
 route ─┬─ qa ─────► retrieve ─► answer ───────────────────────────────┐
        ├─ explain ► explain ──────────────────────────────────────────┤

@@ -1,6 +1,6 @@
 """Settings of the brain: model endpoints per role, the loop's budget, where checkpoints and the journal live.
 
-Environment prefix ``MDBOT_`` (DESIGN.md §2). Each model role has its own group, ``MDBOT_LLM_<ROLE>_*``, so
+Environment prefix ``MDBOT_`` (docs/architecture.md §3). Each model role has its own group, ``MDBOT_LLM_<ROLE>_*``, so
 a lab can serve MD-Instruct and MD-Code from two vLLM servers, or one base model with two LoRA adapters from
 one server (same base URL, two model names). Roles left unset borrow from ``instruct``: a single endpoint is
 enough to get started, and no endpoint at all is the offline mode.

@@ -1,4 +1,4 @@
-"""The ``mdbot`` command line: a thin layer over the functions the bot calls (DESIGN.md §3).
+"""The ``mdbot`` command line: a thin layer over the functions the bot calls (docs/architecture.md §4).
 
 Exit status: 0 when the command did its job (a simulation that failed is still a completed ``run``),
 2 for bad usage or unreadable input, 1 for an internal failure. ``--json`` prints exactly one JSON document

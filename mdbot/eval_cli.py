@@ -1,4 +1,4 @@
-"""``mdbot eval qa|code|retrieval``: benchmarks with reports (DESIGN.md §3).
+"""``mdbot eval qa|code|retrieval``: benchmarks with reports (docs/architecture.md §4).
 
 Each command writes ``report.md``, ``report.json``, ``chart.png`` and ``results.jsonl`` into ``--out``; a
 rerun with the same ``--out`` resumes where the last one stopped. ``--model`` names a role (``instruct``,

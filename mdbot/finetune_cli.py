@@ -1,4 +1,4 @@
-"""``mdbot finetune …``: the learning loop's commands (DESIGN.md §3). Heavy imports stay inside commands."""
+"""``mdbot finetune …``: the learning loop's commands (docs/architecture.md §4). Heavy imports stay inside commands."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The command line's failure contract (DESIGN.md §3), shared by every ``mdbot`` command group."""
+"""The command line's failure contract (docs/architecture.md §4), shared by every ``mdbot`` command group."""
 
 from __future__ import annotations
 

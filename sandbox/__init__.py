@@ -1,4 +1,4 @@
-"""Running LAMMPS isolated, bounded and parsed (DESIGN.md §4). Public API: ``run``, ``check``."""
+"""Running LAMMPS isolated, bounded and parsed (docs/architecture.md §5). Public API: ``run``, ``check``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``run``/``check`` result document (DESIGN.md §3): one shape for the CLI, the graph and the bot."""
+"""The ``run``/``check`` result document (docs/architecture.md §4): one shape for the CLI, the graph and the bot."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The journal (DESIGN.md §5): SQLAlchemy models, Alembic migrations, and the :class:`Journal` store."""
+"""The journal (docs/architecture.md §6): SQLAlchemy models, Alembic migrations, and the :class:`Journal` store."""
 
 from .store import Journal
 

@@ -1,4 +1,4 @@
-"""The journal's tables (DESIGN.md §5): every turn, what it retrieved, each attempt, the answer, feedback.
+"""The journal's tables (docs/architecture.md §6): every turn, what it retrieved, each attempt, the answer, feedback.
 
 The journal is the only source of fine-tuning data, so it keeps whole scripts and results, not summaries.
 Portable column types only (JSON, Text, DateTime with time zone): the same schema on SQLite and PostgreSQL.
