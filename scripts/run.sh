@@ -2,12 +2,13 @@
 # `make run`: bring the knowledge base up to date with what is available, then start the Slack app when
 # Slack tokens are configured (environment or .env), the console otherwise.
 # Sources: MDBOT_KNOWLEDGE (space-separated paths) or, by default, the LAMMPS manual copy beside the repository
-# and the lab's docs/ folder when they exist; the installed LAMMPS examples and potentials always.
+# and the lab's lab-docs/ folder when they exist (docs/ is mdbot's own documentation, not lab knowledge);
+# the installed LAMMPS examples and potentials always.
 # Ingest is incremental: only the first run pays for embedding (about 4 minutes for the whole manual on 2 cores).
 set -euo pipefail
 BIN=.venv/bin
 sources=()
-for path in ${MDBOT_KNOWLEDGE:-../shared/corpora/lammps-manual-2020 docs}; do
+for path in ${MDBOT_KNOWLEDGE:-../shared/corpora/lammps-manual-2020 lab-docs}; do
     [ -e "$path" ] && sources+=("$path")
 done
 if [ ${#sources[@]} -eq 0 ]; then
