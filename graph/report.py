@@ -106,7 +106,7 @@ def _critique_lines(best: Attempt) -> list[str]:
 
 def _notes(best: Attempt) -> list[str]:
     """What the sandbox did on the script's behalf (``shell mkdir`` done for it, say), once each."""
-    notes = [*best["check"].get("notes", []), *((best["run"] or {}).get("notes", []))]
+    notes = [n for result in (best["check"], best["run"]) if result for n in result.get("notes", [])]
     return [f"_Note: {n}_" for n in dict.fromkeys(notes)]
 
 

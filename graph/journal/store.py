@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mdbot.graph.state import health_of, result_of, succeeded
+
 from .models import Answer, AttemptRow, Feedback, Interaction, Retrieval
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -115,24 +117,23 @@ class Journal:
                     )
                 )
         for a in state.get("attempts", []) or []:
-            run = a.get("run") or None
-            crit = a.get("critique") or {}
+            run, health = a["run"], health_of(a["run"])
             row.attempts.append(
                 AttemptRow(
                     n=a["n"],
-                    origin=a.get("origin", ""),
-                    script=a.get("script", ""),
-                    changes=a.get("changes", []),
-                    check_status=(a.get("check") or {}).get("status"),
-                    check_result=_slim(a.get("check")),
-                    run_status=run.get("status") if run else None,
+                    origin=a["origin"],
+                    script=a["script"],
+                    changes=a["changes"],
+                    check_status=a["check"]["status"],
+                    check_result=_slim(a["check"]),
+                    run_status=run["status"] if run else None,
                     run_result=_slim(run),
-                    health_ok=(run.get("health") or {}).get("ok") if run else None,
-                    health_issues=(run.get("health") or {}).get("issues", []) if run else [],
-                    critique=crit or None,
-                    score=crit.get("score"),
-                    success=bool(crit.get("success")),
-                    workdir=(run or a.get("check") or {}).get("workdir"),
+                    health_ok=health.get("ok") if run else None,
+                    health_issues=health.get("issues", []),
+                    critique=a["critique"],
+                    score=a["critique"]["score"] if a["critique"] else None,
+                    success=succeeded(a),
+                    workdir=result_of(a).get("workdir"),
                 )
             )
         if state.get("answer") or error:
