@@ -78,7 +78,7 @@ def test_eval_code_both_modes_with_the_real_sandbox(endpoint, settings, searcher
 
     out = tmp_path / "code"
     harness = Harness(chat_model("code", env_file=None), judge=chat_model("judge", env_file=None),
-                      searcher=searcher, sandbox=settings, attempts=3, timeout_s=120, state_dir=out / "state")  # fmt: skip
+                      searcher=searcher, sandbox=settings, attempts=3, timeout_s=600, state_dir=out / "state")  # fmt: skip
     doc = evaluate(TASKS, out, harness, concurrency=2, model_ids={"model": "md-code"})
     assert doc["kind"] == "code" and doc["n"] == 3 and doc["errors"] == []
     assert doc["skipped"] == [{"id": "peptide", "missing": ["data.peptide"]}]
@@ -108,7 +108,7 @@ def test_eval_code_both_modes_with_the_real_sandbox(endpoint, settings, searcher
 
     # a rerun resumes: nothing is asked or run again
     before = len(endpoint.requests)
-    harness = Harness(None, searcher=searcher, sandbox=settings, attempts=3, timeout_s=120)
+    harness = Harness(None, searcher=searcher, sandbox=settings, attempts=3, timeout_s=600)
     again = evaluate(TASKS, out, harness, concurrency=2, model_ids={"model": "md-code"})
     assert len(endpoint.requests) == before and again["by"]["mode"] == doc["by"]["mode"]
     # ... but not with another model: its rows would be reported under the wrong name
