@@ -7,7 +7,8 @@ The real Bolt app behind its real HTTP endpoint, the local Slack Web API of test
 real brain without a model (offline): ``qa`` answers from the knowledge base in ``--data-dir`` (the manual, if
 ``make run`` ingested it; otherwise the answer says the knowledge base is empty), ``run`` attaches the demo LJ
 script (500 atoms, 500 steps) to every mention, so each request downloads a file and runs LAMMPS in the
-sandbox. Per request: the HTTP acknowledgement, the time until the status message is in the thread, the time
+sandbox. Per request: the HTTP acknowledgement (against Slack's 3 s: the time is measured here; tests/bot
+prove by order that no acknowledgement waits for the work), the time until the status message is in the thread, the time
 until the answer replaced it, and the Web API calls it took.
 """
 
@@ -31,6 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from tests.bot.slack_api import BOT_TOKEN, BOT_USER, SIGNING_SECRET, MockSlack, Sender, message_event  # noqa: E402
 from tests.graph.openai_server import DEMO_SCRIPT  # noqa: E402
 
+SLACK_ACK_LIMIT_S = 3.0  # Slack retries (or, for a slash command, fails) a request not acknowledged by then
 QUESTION = "What does the Tdamp parameter of the Nose-Hoover thermostat mean?"
 
 
@@ -110,7 +112,9 @@ def main() -> None:
     report = {
         "kind": args.kind, "requests": args.requests, "workers": args.workers, "knowledge": kb,
         "all_answered": done, "each_exactly_once": once,
-        "ack_s": _summary([a[2] for a in acks]), "status_visible_s": _summary(status),
+        "ack_s": _summary([a[2] for a in acks]), "ack_limit_s": SLACK_ACK_LIMIT_S,
+        "acks_within_limit": sum(a[2] < SLACK_ACK_LIMIT_S for a in acks),
+        "acks_ok": all(a[0] == 200 for a in acks), "status_visible_s": _summary(status),
         "answered_s": _summary(answer), "wall_s": round(wall, 2),
         "web_api_calls_per_request": round(calls / args.requests, 1),
     }  # fmt: skip
@@ -125,6 +129,10 @@ def main() -> None:
         s = report[key]
         print(f"{name:28}{s['p50']:>8.3f}{s['p95']:>8.3f}{s['max']:>8.3f}")
     print(f"Web API calls per request: {report['web_api_calls_per_request']}")
+    within, worst = report["acks_within_limit"], report["ack_s"]["max"]
+    verdict = "OK" if within == args.requests and report["acks_ok"] else "OVER"
+    print(f"Slack's {SLACK_ACK_LIMIT_S:.0f} s ack limit: {verdict} — {within}/{args.requests} acknowledged within it, "
+          f"slowest {worst:.3f} s; HTTP 200 for all: {report['acks_ok']}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -87,7 +87,8 @@ class MockSlack:
         self.socket_url: str | None = None  # what apps.connections.open returns
         self.max_blocks_chars: int | None = None  # longer block sets get msg_blocks_too_long
         self._pending_uploads: dict[str, dict] = {}
-        self._rate_limited: dict[str, int] = {}
+        self._rate_limited: dict[str, tuple[int, int]] = {}  # method -> (calls still to refuse, Retry-After)
+        self.limited: list[Call] = []  # the calls answered 429
         self._failing: dict[str, str] = {}
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
@@ -131,9 +132,9 @@ class MockSlack:
             "mode": "hosted",
         }
 
-    def rate_limit(self, method: str, times: int = 1) -> None:
-        """The next ``times`` calls of ``method`` get HTTP 429 with Retry-After: 1."""
-        self._rate_limited[method] = times
+    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
+        """The next ``times`` calls of ``method`` get HTTP 429 with ``Retry-After: retry_after`` (seconds)."""
+        self._rate_limited[method] = (times, retry_after)
 
     def fail(self, method: str, error: str) -> None:
         """Every call of ``method`` answers ``{"ok": false, "error": error}``."""
@@ -244,12 +245,17 @@ class MockSlack:
 
     def _api(self, method: str, params: dict, auth: str | None) -> tuple[int, dict, dict]:
         token = (auth or "").removeprefix("Bearer ") or params.get("token")
+        for key in ("blocks", "files", "view", "attachments"):  # decoded before recording: calls compare
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
         with self._cond:
             self.calls.append(Call(method, params, auth))
             self._cond.notify_all()
-            if self._rate_limited.get(method):
-                self._rate_limited[method] -= 1
-                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
+            times, retry_after = self._rate_limited.get(method, (0, 0))
+            if times:
+                self._rate_limited[method] = (times - 1, retry_after)
+                self.limited.append(self.calls[-1])
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
         expected = self.app_token if method == "apps.connections.open" else self.token
         if token != expected:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
@@ -258,9 +264,6 @@ class MockSlack:
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
-        for key in ("blocks", "files", "view", "attachments"):
-            if isinstance(params.get(key), str):
-                params[key] = json.loads(params[key])
         if self.max_blocks_chars and len(json.dumps(params.get("blocks") or [])) > self.max_blocks_chars:
             return 200, {"ok": False, "error": "msg_blocks_too_long"}, {}
         with self._cond:

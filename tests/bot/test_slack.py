@@ -4,8 +4,9 @@ base, scripted models) → a local Slack Web API that records what the bot poste
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
+from tests.bot import PATIENT_S
 from tests.bot.slack_api import BOT_TOKEN, BOT_USER, message_event
 from tests.conftest import requires_bwrap
 from tests.graph.fakes import GOOD_LJ, lammps, model
@@ -108,8 +109,12 @@ def test_slash_command_acks_fast_then_answers_in_a_thread(slack_app):
     instruct = model({"intent": "generate", "reason": "a simulation"})
     h = slack_app(instruct=instruct, code=code, pictures=True)
     request = "write a LAMMPS script for an LJ liquid at T*=1.5 in NVT (T < 2 & short)"
-    status, body, elapsed = h.send.command(request)
-    assert status == 200 and elapsed < 3.0  # Slack's limit for the acknowledgement
+    # Slack's 3 s for the acknowledgement, by order: the ack comes back while the work is held in the brain
+    # (bench/slack_load.py measures the time)
+    with h.hold_work() as work:
+        ((status, body, _),) = work.acks(lambda: h.send.command(request))
+        assert status == 200, f"{status}: Bolt answers 404 when the ack listener has not acked in 3 s"
+        work.wait_held(1)  # the request's work had begun, and could not have ended, when the ack was back
     ok = h.slack.wait_for(lambda: any(m.thread_ts is None for m in h.slack.messages.values()))
     assert ok, "the request was not posted as a thread root"
     root = next(m for m in h.slack.messages.values() if m.thread_ts is None)
@@ -135,8 +140,10 @@ def test_slash_command_acks_fast_then_answers_in_a_thread(slack_app):
 def test_slash_command_help_and_empty(slack_app):
     h = slack_app(retrieval=False)
     for text in ("help", ""):
-        status, body, elapsed = h.send.command(text)
-        assert status == 200 and elapsed < 3.0
+        # answered in the acknowledgement itself, with no work behind it: nothing to wait for, so nothing
+        # to time here (bench/slack_load.py measures acknowledgements against Slack's 3 s)
+        status, body, _ = h.send.command(text)
+        assert status == 200
         reply = json.loads(body)
         assert reply["response_type"] == "ephemeral"
         assert "Ask a question" in reply["text"] and "/lammps" in reply["text"]
@@ -330,10 +337,11 @@ def test_twenty_concurrent_mentions_are_each_answered_exactly_once(slack_app):
         message_event(f"<@{BOT_USER}> {QUESTION}", kind="app_mention", user=f"U{n:03d}", ts=f"1800.{n:06d}")
         for n in range(20)
     ]
-    with ThreadPoolExecutor(20) as pool:
-        statuses = list(pool.map(lambda e: h.send.event(e), events))
+    # every acknowledgement comes back while the work is held (Slack's 3 s, by order; the bench times it)
+    with h.hold_work() as work:
+        statuses = work.acks(*(partial(h.send.event, e) for e in events))
+        work.wait_held(2)  # both workers hold a request; the other 18 wait in the queue
     assert all(s == 200 for s, _, _ in statuses)
-    assert all(elapsed < 3.0 for _, _, elapsed in statuses)
     for e in events:
         h.answers("CLAB", e["ts"])
     h.settle()
@@ -364,14 +372,23 @@ def test_per_user_rate_limit_refuses_with_a_reason(slack_app):
 
 def test_web_api_rate_limits_are_retried_except_for_progress(slack_app):
     h = slack_app()
-    h.slack.rate_limit("chat.postMessage", times=1)
-    h.slack.rate_limit("chat.update", times=1)
+    h.slack.rate_limit("chat.postMessage", times=1)  # Retry-After: 1
+    # far past every wait of the test's: a bot that waited this edit out would never answer in time
+    h.slack.rate_limit("chat.update", times=1, retry_after=int(10 * PATIENT_S))
     h.send.event(message_event(f"<@{BOT_USER}> {QUESTION}", kind="app_mention", ts="2000.000100"))
-    h.answers("CLAB", "2000.000100")
+    assert h.slack.wait_for(lambda: h.slack.final("CLAB", "2000.000100")), (
+        "no answer: the bot is waiting out a progress edit's Retry-After instead of dropping the edit"
+    )
     posts, updates = h.slack.calls_of("chat.postMessage"), h.slack.calls_of("chat.update")
-    assert len(posts) == 2 and posts[1].at - posts[0].at >= 1.0  # waited Retry-After, then retried
-    # a rate-limited progress edit is dropped, not waited for: the next edit follows at once
-    assert len(updates) >= 2 and updates[1].at - updates[0].at < 1.0
+    assert [c.method for c in h.slack.limited] == ["chat.postMessage", "chat.update"]
+    # the status message: waited Retry-After (a slow machine only makes this longer), then sent again
+    assert len(posts) == 2 and posts[0] is h.slack.limited[0] and posts[1].params == posts[0].params
+    assert posts[1].at - posts[0].at >= 1.0
+    # a rate-limited progress edit is dropped, not waited for: the answer is in place (above) long before
+    # the edit's Retry-After, and the edit was never sent again
+    dropped = updates[0]
+    assert dropped is h.slack.limited[1] and '"mdbot_feedback"' not in json.dumps(dropped.params)  # progress
+    assert len(updates) >= 2 and all(u.params != dropped.params for u in updates[1:])
 
 
 # ------------------------------------------------------------------------------------------ access
