@@ -1,4 +1,4 @@
-"""Training configuration as dataclasses (DESIGN.md §6), with two profiles and YAML overrides.
+"""Training configuration as dataclasses (docs/architecture.md §7), with two profiles and YAML overrides.
 
 ``gpu``: a Qwen3-8B-class base in bf16, LoRA r=16 on all linear layers, vLLM generation inside TRL's GRPO
 when vLLM is installed, multi-GPU through ``accelerate launch``. ``cpu-smoke``: SmolLM2-135M-Instruct, a real
@@ -41,6 +41,10 @@ class TrainConfig:
     learning_rate: float = 2e-4
     max_length: int = 512
     bf16: bool = False
+    # Recompute activations in the backward pass: saves memory on big models at the cost of a second forward.
+    # (TRL 1.16 / transformers 5 switch it off around GRPO generation, which keeps its KV cache either way;
+    # older pairs generated through checkpointed layers without the cache.)
+    gradient_checkpointing: bool = True
     seed: int = 0
     logging_steps: int = 1
     lora: LoraSettings = field(default_factory=LoraSettings)
@@ -66,7 +70,8 @@ class TrainConfig:
 PROFILES: dict[str, dict[str, Any]] = {
     # SmolLM2-135M cannot write LAMMPS; starting its replies with a fence and the two header lines of an LJ
     # input makes most completions parse as scripts, so the smoke run exercises the sandbox reward.
-    "cpu-smoke": {"prefill": "```lammps\nunits lj\natom_style atomic\n"},
+    # A 135M model needs no activation checkpointing: without it the backward pass does not recompute.
+    "cpu-smoke": {"prefill": "```lammps\nunits lj\natom_style atomic\n", "gradient_checkpointing": False},
     "gpu": {
         "base_model": "Qwen/Qwen3-8B",
         "max_steps": 500,

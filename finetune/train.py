@@ -87,6 +87,7 @@ def _common(cfg: TrainConfig, out: Path) -> dict[str, Any]:
         "report_to": "none",
         "seed": cfg.seed,
         "bf16": cfg.bf16,
+        "gradient_checkpointing": cfg.gradient_checkpointing,
         "use_cpu": not torch.cuda.is_available(),
         "disable_tqdm": True,
     }

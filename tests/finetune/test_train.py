@@ -18,16 +18,6 @@ TASKS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory):
-    """mdbot's data directory with the smoke model prepared once for all training tests."""
-    from mdbot.finetune.models import smoke_model
-
-    root = tmp_path_factory.mktemp("ft-data")
-    smoke_model(root / "models")
-    return root
-
-
 @pytest.fixture
 def dataset(tmp_path):
     d = tmp_path / "export"
