@@ -195,10 +195,8 @@ def ingest(
             nonlocal done
             chunks = [c for _, _, cs, _ in batch for c in cs]
             vectors = embedder.documents([dense_text(c) for c in chunks], batch_size=settings.embedding_batch)
-            offset = 0
-            for file, digest, cs, update in batch:
-                store.replace_file(file, digest, cs, vectors[offset : offset + len(cs)])
-                offset += len(cs)
+            store.replace_files([(f, d, cs) for f, d, cs, _ in batch], vectors, {f for f, _, _, u in batch if u})
+            for *_, update in batch:
                 report.updated += update
                 report.added += not update
             done += len(chunks)
