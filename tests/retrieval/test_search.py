@@ -115,11 +115,18 @@ def _cli(settings, *args):
     return subprocess.run([str(mdbot), *args], capture_output=True, text=True, env=env, timeout=3600)
 
 
-def test_cli_search_json_and_batch(knowledge, tmp_path):
+def test_cli_search_json_and_batch(knowledge, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from mdbot.cli import app
+
     settings, _, _ = knowledge
-    proc = _cli(settings, "search", "Nose-Hoover chain thermostat", "--json", "-k", "3")
-    assert proc.returncode == 0, proc.stderr
-    hits = json.loads(proc.stdout)
+    # the one query in this process (the embedding model is loaded already); the batch below is the
+    # installed command in a process of its own
+    monkeypatch.setenv("MDBOT_DATA_DIR", str(settings.data_dir))
+    result = CliRunner().invoke(app, ["search", "Nose-Hoover chain thermostat", "--json", "-k", "3"])
+    assert result.exit_code == 0, result.stderr
+    hits = json.loads(result.stdout)  # exactly one JSON document
     assert hits[0]["doc_id"] == "fix_nh" and len(hits) == 3
     assert set(hits[0]) == {"doc_id", "title", "section", "source", "score", "text", "kind"}
     batch = tmp_path / "queries.jsonl"
