@@ -330,6 +330,9 @@ def _register_subcommands() -> None:
     from .eval_cli import app as eval_app
 
     app.add_typer(eval_app, name="eval")
+    from .cluster_cli import register as register_cluster
+
+    register_cluster(app)  # mdbot submit, mdbot jobs [cancel]
 
 
 _register_subcommands()

@@ -1,0 +1,120 @@
+"""Fixtures: one real Slurm per session (started on 127.0.0.1, stopped at the end), a migrated journal, and
+clusters configured against them with short poll intervals."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cluster import PATIENT_S
+from tests.cluster.slurm_local import LocalSlurm, available
+
+LMP = str(Path(sys.executable).parent / "lmp")  # the wheel's console script
+
+# 500 LJ atoms; finishes in a second or two.
+LJ = """units lj
+atom_style atomic
+lattice fcc 0.8442
+region box block 0 5 0 5 0 5
+create_box 1 box
+create_atoms 1 box
+mass 1 1.0
+velocity all create 1.5 87287 loop geom
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+neighbor 0.3 bin
+fix 1 all nvt temp 1.5 1.5 0.5
+thermo 100
+run {steps}
+"""
+
+
+def lj(steps: int = 1000, extra: str = "") -> str:
+    return LJ.format(steps=steps).replace("thermo 100\n", "thermo 100\n" + extra)
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    why = available()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    old = os.environ.get("SLURM_CONF")
+    cluster.start()
+    os.environ["SLURM_CONF"] = str(cluster.conf)  # the client commands mdbot runs find this Slurm
+    yield cluster
+    cluster.stop()
+    if old is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = old
+
+
+@pytest.fixture
+def engine(tmp_path):
+    from mdbot.graph.journal import Journal
+
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
+    yield journal.engine
+    journal.close()
+
+
+def cluster_settings(tmp_path: Path, **overrides):
+    from mdbot.cluster.settings import ClusterSettings
+
+    values = dict(
+        mode="local",
+        name="testcluster",
+        shared_dir=tmp_path / "shared",
+        lammps_command=f"nice -n 19 {LMP}",  # the jobs yield the CPU to everything else on the machine
+        poll_interval_s=0.2,
+        backoff_max_s=1.0,
+        outage_notice_s=0.5,
+        min_free_mb=0,
+        test_steps=50,
+        restart_every=500,
+        default_time="00:10:00",
+        max_time="01:00:00",
+    )
+    return ClusterSettings(_env_file=None, **{**values, **overrides})
+
+
+@pytest.fixture
+def make_cluster(tmp_path, engine, slurm, settings):
+    """make_cluster(**settings overrides) -> Cluster on the session's Slurm and this test's journal."""
+    from mdbot.cluster.service import Cluster
+    from mdbot.cluster.store import JobStore
+
+    made = []
+
+    def make(**overrides):
+        c = Cluster(cluster_settings(tmp_path, **overrides), JobStore(engine), settings)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        for job in c.store.open_jobs():
+            if job.cluster_id:
+                c.slurm.transport.run(["scancel", job.cluster_id])
+        c.close()
+
+
+def wait_for(predicate, what: str, timeout: float = PATIENT_S, poll=None):
+    """Poll ``predicate`` (calling ``poll`` first each round) until it is true; fail after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if poll is not None:
+            poll()
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)  # re-checking a condition, not waiting for an outcome
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
