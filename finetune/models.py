@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import SMOKE_MODEL
@@ -39,8 +40,9 @@ def smoke_model(cache_dir: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=SMOKE_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=SMOKE_GGUF, dtype=torch.float32)
+    with _gguf_read_once():
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=SMOKE_GGUF)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=SMOKE_GGUF, dtype=torch.float32)
     model.hf_quantizer = None  # de-quantized already; the quantizer only blocks training
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -52,6 +54,45 @@ def smoke_model(cache_dir: Path) -> Path:
         staging.rename(target)  # atomic: a concurrent preparer either wins or finds it ready
     shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+@contextmanager
+def _gguf_read_once():
+    """Parse the GGUF file once while the smoke model is prepared.
+
+    transformers opens it three times (the tokenizer's config, the model's config, the weights) and each
+    open parses the whole header again: about 6 s for the reader and 4 s for the fields, for this file's
+    49k-token vocabulary. The reader memory-maps the file read-only, so one reader serves all three and the
+    metadata-only result is kept for the second config read; the library's own functions come back after.
+    """
+    import copy
+
+    import gguf
+    from transformers import modeling_gguf_pytorch_utils as loader
+
+    original_reader, original_load = gguf.GGUFReader, loader.load_gguf_checkpoint
+    readers: dict[str, object] = {}
+    metadata: dict[str, dict] = {}
+
+    def reader(path, mode="r"):
+        key = f"{os.fspath(path)}:{mode}"
+        if key not in readers:
+            readers[key] = original_reader(path, mode)
+        return readers[key]
+
+    def load(path, return_tensors=False, **kwargs):
+        if return_tensors or kwargs:
+            return original_load(path, return_tensors, **kwargs)
+        key = os.fspath(path)
+        if key not in metadata:
+            metadata[key] = original_load(path, False)
+        return copy.deepcopy(metadata[key])
+
+    gguf.GGUFReader, loader.load_gguf_checkpoint = reader, load
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, loader.load_gguf_checkpoint = original_reader, original_load
 
 
 def resolve(base_model: str, data_dir: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -122,10 +123,10 @@ def searcher(knowledge):
     return s
 
 
-@pytest.fixture
-def make_brain(tmp_path, request):
-    """make_brain(instruct=, code=, judge=, retrieval=True, pictures=False, **graph settings) -> Brain:
-    the real sandbox and the shared knowledge base, with the given (scripted) models."""
+@contextmanager
+def _brain_maker(default_root: Path, request):
+    """make(instruct=, code=, judge=, retrieval=True, pictures=False, **graph settings) -> Brain: the real
+    sandbox and the shared knowledge base, with the given (scripted) models; the brains close after."""
     from mdbot.graph.service import Brain
     from mdbot.graph.settings import GraphSettings
     from mdbot.sandbox.settings import SandboxSettings
@@ -135,7 +136,7 @@ def make_brain(tmp_path, request):
     def make(
         instruct=None, code=None, judge=None, retrieval=True, data_dir=None, pictures=False, **overrides
     ):
-        root = data_dir or tmp_path / "brain"
+        root = data_dir or default_root
         settings = GraphSettings(_env_file=None, data_dir=root, **overrides)
         sandbox = SandboxSettings(_env_file=None, data_dir=root, pictures=pictures)
         searcher = request.getfixturevalue("searcher") if retrieval else False
@@ -148,6 +149,23 @@ def make_brain(tmp_path, request):
         brains.append(brain)
         return brain
 
-    yield make
-    for b in brains:
-        b.close()
+    try:
+        yield make
+    finally:
+        for b in brains:
+            b.close()
+
+
+@pytest.fixture
+def make_brain(tmp_path, request):
+    """A brain factory for one test (see _brain_maker)."""
+    with _brain_maker(tmp_path / "brain", request) as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def make_module_brain(tmp_path_factory, request):
+    """A brain factory whose brains serve a whole module: for fixtures that fill a journal once and tests
+    that only read it."""
+    with _brain_maker(tmp_path_factory.mktemp("brain"), request) as make:
+        yield make

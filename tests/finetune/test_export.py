@@ -42,10 +42,12 @@ def _qa(make_brain, root, question, answer, **kw):
     return brain, turn
 
 
-@pytest.fixture
-def journal(make_brain, tmp_path):
-    """A journal of real turns: 👍 Q&A (asked twice), 👎 Q&A, an accepted Q&A followed by a repaired generate
-    turn with an attached file, a 👎 generate turn, and a generate turn whose attached file is gone."""
+@pytest.fixture(scope="module")
+def journal(make_module_brain, tmp_path_factory):
+    """A journal of real turns, built once for the module (its tests only read it): 👍 Q&A (asked twice),
+    👎 Q&A, an accepted Q&A followed by a repaired generate turn with an attached file, a 👎 generate turn,
+    and a generate turn whose attached file is gone."""
+    make_brain, tmp_path = make_module_brain, tmp_path_factory.mktemp("journal")
     root = tmp_path / "bot"
     brain, turn = _qa(
         make_brain, root, THERMOSTAT_Q, THERMOSTAT_A, thread_id="C1:1", user_id="U1", channel="C1"
