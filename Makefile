@@ -21,6 +21,7 @@ COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --no-header --python-
 
 setup: $(STAMP)
 	@bash scripts/ensure-bwrap.sh
+	@bash scripts/ensure-slurm.sh
 
 $(STAMP): pyproject.toml $(LOCK) $(LOCK_NODEPS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mdbot needs Python 3.11 or newer")'

@@ -33,6 +33,7 @@ from .posting import BLOCK_ERRORS, Poster, Sent, web_client
 from .settings import SlackSettings
 
 if TYPE_CHECKING:
+    from mdbot.cluster.service import Cluster
     from mdbot.graph.service import Brain, Turn
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class SlackBot:
         *,
         data_dir: Path | None = None,
         client: WebClient | None = None,
+        cluster: Cluster | None = None,
     ):
         problems = settings.problems()
         if problems:
@@ -97,6 +99,11 @@ class SlackBot:
         )
         self._seen = _Seen()
         self._followed: set[str] = set()
+        self.cluster = None  # the lab's Slurm cluster in Slack (bot/cluster.py), when one is set up
+        if cluster is not None:
+            from .cluster import ClusterDesk
+
+            self.cluster = ClusterDesk(self, cluster)
         self.app = App(
             client=self.client,
             signing_secret=settings.signing_secret.get_secret_value() if settings.signing_secret else "",
@@ -106,6 +113,8 @@ class SlackBot:
             raise_error_for_unhandled_request=False,
         )
         self._register()
+        if self.cluster is not None:
+            self.cluster.start()  # follows the open jobs, reports those that ended while it was away
 
     # --------------------------------------------------------------------------------------- wiring
     def _register(self) -> None:
@@ -115,6 +124,8 @@ class SlackBot:
         app.event("message")(ack=_ack, lazy=[self._on_message])
         app.command(COMMAND)(ack=self._ack_command, lazy=[self._on_command])
         feedback.register(app, self.brain, self.poster)
+        if self.cluster is not None:
+            self.cluster.register(app)
         app.error(self._on_error)
 
     def _dedupe(self, body: dict, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002 - Bolt's name
@@ -264,6 +275,9 @@ class SlackBot:
             self._say(request, *replies.notice("I can't use these attachments: " + "; ".join(problems), "📎"))
             return
         request.files = files
+        if self.cluster is not None and self.cluster.wants(request.text):
+            self.cluster.take(request)  # "run this on the cluster", /lammps submit
+            return
         request.lines = ["Received — working on it…"]
         posted = self._say(request, *replies.status_blocks(request.lines))
         if not posted.ok:
@@ -352,6 +366,8 @@ class SlackBot:
     def _answer(self, request: Request, turn: Turn) -> None:
         """The answer in place of the status message, then its files under it."""
         reply = replies.answer(turn, self.settings.manual_url)
+        if self.cluster is not None and turn.script and turn.result and turn.turn_id:
+            reply.blocks.insert(len(reply.blocks) - 1, self.cluster.submit_button(turn.turn_id))
         uploads = reply.uploads
         with request.transition(Phase.ANSWERED) as in_place:
 
@@ -410,6 +426,8 @@ class SlackBot:
         still = self.queue.shutdown(grace_s)
         if still:
             log.warning("%d request(s) were still running at shutdown", still)
+        if self.cluster is not None:
+            self.cluster.close()  # the jobs stay in the journal; the next start follows them
 
 
 def _ack(ack: Callable[[], None]) -> None:
