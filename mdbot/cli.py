@@ -297,7 +297,9 @@ def slack(
     brain = _brain()
     try:
         try:
-            bot = SlackBot(settings, brain)
+            from .cluster_cli import cluster_for
+
+            bot = SlackBot(settings, brain, cluster=cluster_for(brain))
         except SlackApiError as exc:
             error = exc.response.get("error", "error")
             _fail(f"Slack refused the bot token ({error}): check MDBOT_SLACK_BOT_TOKEN", 2, False)

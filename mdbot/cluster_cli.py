@@ -160,3 +160,18 @@ def _print(doc: dict, as_json: bool, text: str) -> None:
 def register(app: typer.Typer) -> None:
     app.command("submit")(submit)
     app.add_typer(jobs_app, name="jobs")
+
+
+def cluster_for(brain):
+    """The configured cluster on the brain's journal, for ``mdbot slack``; None when the lab has none."""
+    from mdbot.cluster.settings import ClusterSettings
+
+    settings = ClusterSettings()
+    if not settings.enabled or brain.journal is None:
+        return None
+    if settings.problems():
+        _fail("cannot use the cluster: " + "; ".join(settings.problems()) + " (see .env.example)", 2, False)
+    from mdbot.cluster.service import Cluster
+    from mdbot.cluster.store import JobStore
+
+    return Cluster(settings, JobStore(brain.journal.engine), brain.context.sandbox)
