@@ -176,3 +176,53 @@ NodeName={NODE} NodeAddr=127.0.0.1 NodeHostname=localhost CPUs={self.cpus} State
         self._kill(self.root / "slurmd.pid")
         self.stop_controller()
         self._kill(self.root / "munge" / "munged.pid")
+
+
+class LocalSSHD:
+    """An sshd on 127.0.0.1 (a free port, its own host key and authorized key), as a login node would be;
+    its sessions see the test Slurm through ``SetEnv SLURM_CONF``."""
+
+    def __init__(self, root: Path, slurm_conf: Path):
+        self.root = Path(root)
+        self.slurm_conf = slurm_conf
+        self.port = _free_port()
+        self.key = self.root / "id_ed25519"
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> str | None:
+        if not os.access("/usr/sbin/sshd", os.X_OK) or not shutil.which("ssh"):
+            return "openssh-server is not installed"
+        return None
+
+    def __enter__(self) -> LocalSSHD:
+        r = self.root
+        r.mkdir(parents=True, exist_ok=True)
+        host_key = r / "host_ed25519"
+        for k in (host_key, self.key):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(k)], check=True)
+        (r / "authorized_keys").write_text(Path(f"{self.key}.pub").read_text())
+        (r / "authorized_keys").chmod(0o600)
+        conf = r / "sshd_config"
+        conf.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {r / 'sshd.pid'}\n"
+            f"AuthorizedKeysFile {r / 'authorized_keys'}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            f"PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSetEnv SLURM_CONF={self.slurm_conf}\n"
+            "MaxStartups 100\nMaxSessions 100\n"
+        )
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
+        self.process = subprocess.Popen(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", str(conf)], stderr=open(r / "sshd.log", "wb")
+        )
+        _wait(lambda: _port_open(self.port), "sshd")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(START_S)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
