@@ -42,9 +42,12 @@ lock:
 run: setup
 	@bash scripts/run.sh
 
+# One pytest worker per core this process may use (nproc honours taskset); each test module stays on one worker
+# so its module fixtures are built once. TEST_JOBS=1 runs everything in one process.
+TEST_JOBS ?= $(shell nproc)
 test: setup
 	$(BIN)/ruff check --quiet .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 lint: setup
 	$(BIN)/ruff check .
