@@ -81,6 +81,13 @@ class LocalSlurm:
         self.stop()
 
     def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # whatever did start
+            raise
+
+    def _start(self) -> None:
         r = self.root
         for d in ("munge", "state", "spool", "log"):
             (r / d).mkdir(parents=True, exist_ok=True)
@@ -134,6 +141,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 ReturnToService=2
+SlurmdParameters=config_overrides
 MinJobAge={self.min_job_age}
 KillWait=5
 OverTimeLimit=0
