@@ -118,3 +118,38 @@ def wait_for(predicate, what: str, timeout: float = PATIENT_S, poll=None):
             return value
         time.sleep(0.1)  # re-checking a condition, not waiting for an outcome
     raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+TIMEOUT_THREAD = "3400.000100"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def timeout_job(slurm, tmp_path_factory):
+    """A job that runs into its one-minute Slurm limit (the least Slurm grants; it enforces it within the next
+    30 s), submitted from Slack when the session starts so the minute passes while the other tests run;
+    ``tests/cluster/test_timeout.py`` (last in order) continues it. None where the sandbox cannot run."""
+    from tests.conftest import bwrap_works
+
+    if not bwrap_works():
+        yield None
+        return
+    from mdbot.graph.service import Brain
+    from mdbot.graph.settings import GraphSettings
+    from mdbot.sandbox.settings import SandboxSettings
+    from tests.bot.slack_api import MockSlack
+    from tests.cluster.harness import ask, build, confirm
+
+    root = tmp_path_factory.mktemp("timeout-job")
+    data = root / "brain"
+    brain = Brain(GraphSettings(_env_file=None, data_dir=data),
+                  sandbox=SandboxSettings(_env_file=None, data_dir=data, pictures=False),
+                  models={"instruct": None, "code": None, "judge": None}, searcher=False)  # fmt: skip
+    slack = MockSlack().__enter__()
+    b = build(brain, root, slack, restart_every=20000)
+    script = lj(10**9).replace("thermo 100", "thermo 5000")
+    ask(b, TIMEOUT_THREAD, "run this on the cluster --time 00:01:00", script)
+    confirm(b, TIMEOUT_THREAD)
+    yield b
+    b.close()
+    brain.close()
+    slack.__exit__(None, None, None)

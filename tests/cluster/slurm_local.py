@@ -148,7 +148,7 @@ OverTimeLimit=0
 InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=300
-MessageTimeout=10
+MessageTimeout=5
 NodeName={NODE} NodeAddr=127.0.0.1 NodeHostname=localhost CPUs={self.cpus} State=UNKNOWN
 {self.partitions}"""
 
