@@ -123,11 +123,12 @@ def wait_for(predicate, what: str, timeout: float = PATIENT_S, poll=None):
 TIMEOUT_THREAD = "3400.000100"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module")
 def timeout_job(slurm, tmp_path_factory):
     """A job that runs into its one-minute Slurm limit (the least Slurm grants; it enforces it within the next
-    30 s), submitted from Slack when the session starts so the minute passes while the other tests run;
-    ``tests/cluster/test_timeout.py`` (last in order) continues it. None where the sandbox cannot run."""
+    30 s), submitted from Slack. Only ``tests/cluster/test_timeout.py`` uses it, in a module of its own, so
+    that under ``make test`` (pytest-xdist, one module per worker) its minute passes while the other workers
+    run the other modules. None where the sandbox cannot run."""
     from tests.conftest import bwrap_works
 
     if not bwrap_works():

@@ -1,5 +1,6 @@
-"""TIMEOUT and the continuation from the restart file, through Slack. The job was submitted when the session
-started (tests/cluster/conftest.py: ``timeout_job``), so its minute in Slurm passed while other tests ran."""
+"""TIMEOUT and the continuation from the restart file, through Slack. The job is submitted by the
+``timeout_job`` fixture (tests/cluster/conftest.py); this module waits for Slurm's minute on its own, which
+``make test`` spends in parallel with the other modules."""
 
 from __future__ import annotations
 
