@@ -89,12 +89,13 @@ def test_migrations_match_the_models(tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from mdbot.cluster.store import metadata as cluster_metadata
     from mdbot.graph.journal import Journal
     from mdbot.graph.journal.models import Base
 
     journal = Journal(f"sqlite:///{tmp_path / 'j.sqlite'}")
-    with journal.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    with journal.engine.connect() as conn:  # the journal's migrations also create mdbot.cluster's table
+        diff = compare_metadata(MigrationContext.configure(conn), [Base.metadata, cluster_metadata])
     assert diff == []
     Journal(f"sqlite:///{tmp_path / 'j.sqlite'}").close()  # re-opening an up-to-date journal is a no-op
 

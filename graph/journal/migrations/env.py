@@ -6,10 +6,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from mdbot.cluster.store import metadata as cluster_metadata
 from mdbot.graph.journal.models import Base
 
 config = context.config
-target_metadata = Base.metadata
+# The journal's database also holds mdbot.cluster's table (migration 0002): autogenerate must see both.
+target_metadata = [Base.metadata, cluster_metadata]
 
 
 def run_migrations() -> None:
