@@ -24,9 +24,10 @@ def test_timeout_offers_continue_from_restart(timeout_job):
     message, cont = b.with_action("CLAB", ts, "mdbot_cluster_continue")
     first = next(j for j in b.store.recent() if j.parent_id is None)
     assert first.state == "TIMEOUT" and "time limit" in b.current(message)
-    assert "Continue from restart" in b.current(message) and "mdbot.restart." in " ".join(
-        u["filename"] for u in b.slack.uploads_in("CLAB", ts)
-    )
+    assert "Continue from restart" in b.current(message)
+    # the log and the last restart file go up under the summary (after it: wait for them)
+    uploaded = lambda: " ".join(u["filename"] for u in b.slack.uploads_in("CLAB", ts))  # noqa: E731 - a probe
+    assert b.slack.wait_for(lambda: "mdbot.restart." in uploaded() and "log.lammps" in uploaded()), uploaded()
     b.click("UBOB", "CLAB", ts, message, cont)  # not the owner
     assert b.slack.wait_for(
         lambda: any("may continue it" in m.all_text() for m in b.slack.thread("CLAB", ts))
