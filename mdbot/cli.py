@@ -332,6 +332,9 @@ def _register_subcommands() -> None:
     from .eval_cli import app as eval_app
 
     app.add_typer(eval_app, name="eval")
+    from .structure_cli import app as structure_app
+
+    app.add_typer(structure_app, name="structure")
     from .cluster_cli import register as register_cluster
 
     register_cluster(app)  # mdbot submit, mdbot jobs [cancel]

