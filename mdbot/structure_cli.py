@@ -25,7 +25,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 
 @app.command()
 def info(
-    file: Annotated[Path, typer.Argument(help="CIF, POSCAR/CONTCAR, xyz/extxyz, PDB, mol/SDF or LAMMPS data file.")],
+    file: Annotated[
+        Path, typer.Argument(help="CIF, POSCAR/CONTCAR, xyz/extxyz, PDB, mol/SDF or LAMMPS data file.")
+    ],
     picture: Annotated[
         Optional[Path],  # noqa: UP045 - typer needs Optional here
         typer.Option("--picture", help="Also draw the structure into this PNG file."),
@@ -52,7 +54,8 @@ def info(
 def pores(
     file: Annotated[Path, typer.Argument(help="A periodic structure (CIF, POSCAR, …).")],
     exact: Annotated[
-        bool, typer.Option("--exact", help="Zeo++'s DEF high-accuracy setting, as published CoRE values (slow).")
+        bool,
+        typer.Option("--exact", help="Zeo++'s DEF high-accuracy setting, as published CoRE values (slow)."),
     ] = False,
     probe: Annotated[
         Optional[float],  # noqa: UP045
@@ -73,8 +76,10 @@ def pores(
         print(json.dumps(doc, indent=2))
         return
     print(f"LCD {doc['lcd']:.3f} Å   PLD {doc['pld']:.3f} Å   (largest free sphere path {doc['lfpd']:.3f} Å)")
-    print(f"accessible surface {doc['asa']} Å² ({doc['asa_m2_g']} m²/g), void fraction {doc['void_fraction']}, "
-          f"probe {doc['probe']} Å")
+    print(
+        f"accessible surface {doc['asa']} Å² ({doc['asa_m2_g']} m²/g), void fraction {doc['void_fraction']}, "
+        f"probe {doc['probe']} Å"
+    )
     print(f"settings: {doc['settings']['mode']} (Zeo++ {doc['settings']['zeo_accuracy']})")
 
 
@@ -100,7 +105,9 @@ def build(
         typer.Option("--pressure", help="Pressure (bar) for NPT; default 1 bar."),
     ] = None,
     ensemble: Annotated[str, typer.Option("--ensemble", help="nvt or npt.")] = "nvt",
-    steps: Annotated[int, typer.Option("--steps", help="Steps of the production run in the script.")] = 10_000,
+    steps: Annotated[
+        int, typer.Option("--steps", help="Steps of the production run in the script.")
+    ] = 10_000,
     force_field: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--force-field", help="For frameworks: UFF4MOF (default), UFF or Dreiding."),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import replicate
 from .errors import StructureError
 from .pores import write_p1_cif
 from .protocol import protocol
@@ -88,7 +89,9 @@ class Request:
 def classify(atoms) -> str:
     """``framework`` when the structure has organic parts (C with H, N or O), else ``crystal``."""
     elements = set(atoms.get_chemical_symbols())
-    return "framework" if "C" in elements and len(elements & _ORGANIC) >= 2 and len(elements) >= 3 else "crystal"
+    return (
+        "framework" if "C" in elements and len(elements & _ORGANIC) >= 2 and len(elements) >= 3 else "crystal"
+    )
 
 
 def _versions(*dists: str) -> dict:
@@ -176,7 +179,9 @@ def supercell_for(atoms, cutoff: float, max_atoms: int):
     return atoms.repeat(reps), reps
 
 
-def build_crystal(atoms, name: str, out: Path, request: Request, library, settings: StructureSettings) -> Setup:
+def build_crystal(
+    atoms, name: str, out: Path, request: Request, library, settings: StructureSettings
+) -> Setup:
     from ase.io import write
 
     elements = sorted(set(atoms.get_chemical_symbols()))
@@ -195,16 +200,31 @@ def build_crystal(atoms, name: str, out: Path, request: Request, library, settin
     write(data, big, format="lammps-data", specorder=order, masses=True, units="metal", atom_style="atomic")
     shutil.copy(pot_path, out / pot_name)
     prov = _provenance(
-        "crystal", name, f"{style} {pot_name}", request, _versions("ase", "spglib", "lammps"),
-        supercell=reps, cutoff_A=cutoff, natoms=len(big),
+        "crystal",
+        name,
+        f"{style} {pot_name}",
+        request,
+        _versions("ase", "spglib", "lammps"),
+        supercell=reps,
+        cutoff_A=cutoff,
+        natoms=len(big),
     )
     _prepend_data_header(data, prov)
     coeff = f"pair_coeff * * {pot_name} {' '.join(order)}" if style != "eam" else f"pair_coeff 1 1 {pot_name}"
     body = [
-        *_header(prov), "units metal", "atom_style atomic", "boundary p p p", f"read_data {data.name}",
-        f"pair_style {style}", coeff, "neighbor 2.0 bin", "neigh_modify every 1 delay 0 check yes",
+        *_header(prov),
+        "units metal",
+        "atom_style atomic",
+        "boundary p p p",
+        f"read_data {data.name}",
+        f"pair_style {style}",
+        coeff,
+        "neighbor 2.0 bin",
+        "neigh_modify every 1 delay 0 check yes",
     ]
-    return _finish("crystal", out, name, body, [data, out / pot_name], f"{style} {pot_name}", prov, request, big, [])
+    return _finish(
+        "crystal", out, name, body, [data, out / pot_name], f"{style} {pot_name}", prov, request, big, []
+    )
 
 
 # ---------------------------------------------------------------------------------------------- framework
@@ -218,7 +238,9 @@ def _lammps_interface(cif: Path, force_field: str, cutoff: float, workdir: Path)
     data, script = workdir / f"data.{cif.stem}", workdir / f"in.{cif.stem}"
     output = proc.stdout + proc.stderr
     if proc.returncode != 0 or not data.is_file() or not script.is_file():
-        raise StructureError(f"lammps-interface could not type this structure with {force_field}: {_last_error(output)}")
+        raise StructureError(
+            f"lammps-interface could not type this structure with {force_field}: {_last_error(output)}"
+        )
     return data, script, output
 
 
@@ -245,29 +267,40 @@ def _typing_warnings(output: str) -> list[str]:
     return notes
 
 
-def _setup_from_interface(kind, name, out, atoms, request, force_field, cutoff, source_tools, extra) -> Setup:
-    with tempfile.TemporaryDirectory(prefix="mdbot-build-") as tmp:
-        cif = Path(tmp) / f"{name}.cif"
-        write_p1_cif(atoms, cif)  # lammps-interface wants a P1 cell
-        data_tmp, script_tmp, output = _lammps_interface(cif, force_field, cutoff, Path(tmp))
-        data = out / f"data.{name}"
-        shutil.copy(data_tmp, data)
-        setup_lines = [
-            ln for ln in script_tmp.read_text().splitlines()
-            if ln.strip() and not re.match(r"\s*(log|box)\b", ln)  # its own log file; `box` is gone from LAMMPS
-        ]
-    setup_lines = [f"read_data       {data.name}" if ln.split()[0] == "read_data" else ln for ln in setup_lines]
-    natoms = int(re.search(r"^\s*(\d+)\s+atoms", data.read_text(), re.M).group(1))
-    if natoms > StructureSettings().build_max_atoms:
-        raise StructureError(f"the typed system has {natoms:,} atoms, above the build limit")
+def _typed(atoms, name: str, force_field: str, cutoff: float, tmp: Path) -> tuple[str, list[str], str]:
+    """lammps-interface on a P1 cell: (data file text, the setup lines of its input script, its output)."""
+    cif = tmp / f"{name}.cif"
+    write_p1_cif(atoms, cif)  # lammps-interface wants a P1 cell
+    data, script, output = _lammps_interface(cif, force_field, cutoff, tmp)
+    lines, grouping = [], False
+    for ln in script.read_text().splitlines():
+        if ln.startswith("#### Atom Groupings") or ln.startswith("#### END Atom Groupings"):
+            grouping = not ln.startswith("#### END")  # groups by atom id: wrong once atoms are repeated
+            continue
+        if grouping or not ln.strip() or re.match(r"\s*(log|box)\b", ln):  # its own log; `box` left LAMMPS
+            continue
+        lines.append(ln)
+    return data.read_text(), lines, output
+
+
+def _interface_setup(
+    kind, name, out, request, force_field, data_text, setup_lines, output, tools, extra
+) -> Setup:
+    data = out / f"data.{name}"
+    data.write_text(data_text)
+    setup_lines = [
+        f"read_data       {data.name}" if ln.split()[0] == "read_data" else ln for ln in setup_lines
+    ]
+    natoms = int(re.search(r"^\s*(\d+)\s+atoms", data_text, re.M).group(1))
     warnings = _typing_warnings(output)
     if _zero_charges(data):
         warnings.append(
             "lammps-interface writes zero charges: this setup has no electrostatics. For charges, run a charge "
             "equilibration (for example EQeq, or LAMMPS fix qeq with parameters for these elements) and edit the data file."
         )
-    prov = _provenance(kind, name, force_field, request, _versions("ase", "lammps-interface", *source_tools),
-                       cutoff_A=cutoff, natoms=natoms, **extra)
+    prov = _provenance(
+        kind, name, force_field, request, _versions("ase", "lammps-interface", *tools), natoms=natoms, **extra
+    )
     _prepend_data_header(data, prov)
     body = [*_header(prov), *setup_lines]
     return _finish(kind, out, name, body, [data], force_field, prov, request, None, warnings, natoms=natoms)
@@ -278,8 +311,20 @@ def build_framework(atoms, name: str, out: Path, request: Request, settings: Str
     if ff not in FRAMEWORK_FORCE_FIELDS:
         raise StructureError(f"frameworks are typed with {', '.join(FRAMEWORK_FORCE_FIELDS)}, not {ff}")
     if "H" not in atoms.get_chemical_symbols():
-        raise StructureError("this framework has no hydrogen atoms: add them before typing a force field (UFF needs them)")
-    return _setup_from_interface("framework", name, out, atoms, request, ff, 12.5, (), {})
+        raise StructureError(
+            "this framework has no hydrogen atoms: add them before typing a force field (UFF needs them)"
+        )
+    with tempfile.TemporaryDirectory(prefix="mdbot-build-") as tmp:
+        data_text, lines, output = _typed(atoms, name, ff, 12.5, Path(tmp))
+    natoms = int(re.search(r"^\s*(\d+)\s+atoms", data_text, re.M).group(1))
+    if natoms > settings.build_max_atoms:
+        raise StructureError(
+            f"the typed framework has {natoms:,} atoms (for the 12.5 Å cutoff); the limit is "
+            f"{settings.build_max_atoms:,}"
+        )
+    return _interface_setup(
+        "framework", name, out, request, ff, data_text, lines, output, (), {"cutoff_A": 12.5}
+    )
 
 
 # ---------------------------------------------------------------------------------------------- liquid
@@ -287,11 +332,15 @@ AVOGADRO_A3 = 1.66053906660  # g/cm³ × Å³ per amu
 
 
 def build_liquid(
-    smiles: str, out: Path, request: Request, settings: StructureSettings, count: int | None = None,
-    density: float | None = None, name: str | None = None,
+    smiles: str,
+    out: Path,
+    request: Request,
+    settings: StructureSettings,
+    count: int | None = None,
+    density: float | None = None,
+    name: str | None = None,
 ) -> Setup:
-    from ase import Atoms
-    from ase.io import read, write
+    import numpy as np
 
     from .read import from_smiles
 
@@ -304,47 +353,75 @@ def build_liquid(
     if count is None:
         count = max(2, round(1500 / per))
     if not 1 <= count <= 100_000 or count * per > settings.build_max_atoms:
-        raise StructureError(f"{count} molecules of {per} atoms is outside 1..{settings.build_max_atoms:,} atoms")
+        raise StructureError(
+            f"{count} molecules of {per} atoms is outside 1..{settings.build_max_atoms:,} atoms"
+        )
     used_density = density or 0.8
     mass = float(molecule.get_masses().sum()) * count
     length = (mass * AVOGADRO_A3 / used_density) ** (1 / 3)
     name = name or re.sub(r"[^A-Za-z0-9]+", "", smiles)[:20] or "liquid"
+    cutoff = min(10.0, length / 2 - 0.5)
+    ff = request.force_field or "UFF"
     with tempfile.TemporaryDirectory(prefix="mdbot-pack-") as tmp:
-        write(Path(tmp) / "mol.xyz", molecule)
-        inp = (
-            f"tolerance 2.0\nfiletype xyz\noutput box.xyz\nseed 7\nstructure mol.xyz\n  number {count}\n"
-            f"  inside box 1.0 1.0 1.0 {length - 1:.4f} {length - 1:.4f} {length - 1:.4f}\nend structure\n"
-        )
-        from packmol.cli import get_binary_path  # the wheel's own binary
-
-        (Path(tmp) / "pack.inp").write_text(inp)
-        try:
-            with open(Path(tmp) / "pack.inp") as stdin:  # packmol's Fortran reader wants a file, not a pipe
-                proc = subprocess.run(
-                    [str(get_binary_path())], stdin=stdin, cwd=tmp, capture_output=True, text=True, timeout=600
-                )
-        except subprocess.TimeoutExpired:
-            raise StructureError("packmol took longer than 600 s") from None
-        if not (Path(tmp) / "box.xyz").is_file():
-            raise StructureError(f"packmol could not pack {count} molecules: {_last_error(proc.stdout)}")
-        packed = read(Path(tmp) / "box.xyz")
-    box = Atoms(packed.get_chemical_symbols(), positions=packed.positions, cell=[length] * 3, pbc=True)
-    extra = {"smiles": smiles, "molecules": count, "density_g_cm3": used_density, "box_A": round(length, 4)}
-    warnings = [] if density else [f"no density given: packed at {used_density} g/cm³ (NPT will relax it)"]
-    setup = _setup_from_interface(
-        "liquid", name, out, box, request, request.force_field or "UFF", min(10.0, length / 2 - 0.5),
-        ("rdkit", "packmol"), extra,
+        copies = _pack(molecule, count, length, Path(tmp))
+        # Type one molecule alone, centred in a box wide enough that lammps-interface does not replicate it.
+        side = 2 * cutoff + 2 + float(np.ptp(molecule.positions, axis=0).max())
+        single = molecule.copy()
+        single.set_cell([side] * 3)
+        single.set_pbc(True)
+        single.center()
+        template, lines, output = _typed(single, name, ff, cutoff, Path(tmp))
+    data_text = replicate.fill(
+        template, single.positions, copies, length, "LAMMPS data file written by mdbot"
     )
-    setup.warnings = warnings + setup.warnings
+    extra = {
+        "smiles": smiles,
+        "molecules": count,
+        "density_g_cm3": used_density,
+        "box_A": round(length, 4),
+        "cutoff_A": round(cutoff, 4),
+    }
+    setup = _interface_setup(
+        "liquid", name, out, request, ff, data_text, lines, output, ("rdkit", "packmol"), extra
+    )
+    if not density:
+        setup.warnings.insert(0, f"no density given: packed at {used_density} g/cm³ (NPT will relax it)")
     return setup
+
+
+def _pack(molecule, count: int, length: float, tmp: Path) -> list:
+    """packmol places ``count`` copies inside the box (1 Å from its faces); each copy's positions, in order."""
+    from ase.io import read, write
+    from packmol.cli import get_binary_path  # the wheel's own binary
+
+    write(tmp / "mol.xyz", molecule)
+    (tmp / "pack.inp").write_text(
+        f"tolerance 2.0\nfiletype xyz\noutput box.xyz\nseed 7\nstructure mol.xyz\n  number {count}\n"
+        f"  inside box 1.0 1.0 1.0 {length - 1:.4f} {length - 1:.4f} {length - 1:.4f}\nend structure\n"
+    )
+    try:
+        with open(tmp / "pack.inp") as stdin:  # packmol's Fortran reader wants a file, not a pipe
+            proc = subprocess.run(
+                [str(get_binary_path())], stdin=stdin, cwd=tmp, capture_output=True, text=True, timeout=600
+            )
+    except subprocess.TimeoutExpired:
+        raise StructureError("packmol took longer than 600 s") from None
+    if not (tmp / "box.xyz").is_file():
+        raise StructureError(f"packmol could not pack {count} molecules: {_last_error(proc.stdout)}")
+    positions = read(tmp / "box.xyz").positions
+    per = len(molecule)
+    return [positions[k * per : (k + 1) * per] for k in range(count)]
 
 
 # ---------------------------------------------------------------------------------------------- common
 def _finish(kind, out, name, body, files, ff, prov, request, atoms, warnings, natoms=None) -> Setup:
     triclinic = any("xy xz yz" in ln for ln in files[0].read_text().splitlines()[:60])
     units = "metal" if kind == "crystal" else "real"
-    text = "\n".join(body) + "\n" + protocol(units, request.temperature, request.ensemble, request.pressure,
-                                            request.steps, triclinic)
+    text = (
+        "\n".join(body)
+        + "\n"
+        + protocol(units, request.temperature, request.ensemble, request.pressure, request.steps, triclinic)
+    )
     script = out / f"in.{name}"
     script.write_text(text)
     return Setup(kind, script, files, ff, prov, warnings, natoms or (len(atoms) if atoms is not None else 0))

@@ -78,7 +78,8 @@ def _warnings(structure: Structure, elements: list[str], closest) -> list[str]:
         )
     if structure.partial_occupancy:
         out.append(
-            "partial occupancies on " + ", ".join(structure.partial_occupancy[:10])
+            "partial occupancies on "
+            + ", ".join(structure.partial_occupancy[:10])
             + ": every site was read as fully occupied; choose one configuration for MD"
         )
     if structure.disorder:

@@ -17,6 +17,13 @@ def draw(atoms, out: Path, size_px: int = 600) -> Path | None:
     extent = float(np.ptp(atoms.positions, axis=0).max() or 1.0)
     if atoms.pbc.all():
         extent = max(extent, float(atoms.cell.lengths().max()))
-    write(out, atoms, format="png", rotation="15x,-20y,0z", radii=0.6, scale=max(size_px / (extent + 4.0), 1),
-          show_unit_cell=2 if atoms.pbc.all() else 0)
+    write(
+        out,
+        atoms,
+        format="png",
+        rotation="15x,-20y,0z",
+        radii=0.6,
+        scale=max(size_px / (extent + 4.0), 1),
+        show_unit_cell=2 if atoms.pbc.all() else 0,
+    )
     return out

@@ -21,13 +21,15 @@ import tempfile
 from pathlib import Path
 
 from .errors import StructureError
-from .read import _limit
+from .read import LIMIT_SELF
 from .settings import StructureSettings
 
 MODES = {"fast": "LOW", "exact": "DEF"}
 JITTER_A = 1e-3
 MC_SAMPLES = {"fast": 500, "exact": 2000}  # Monte Carlo samples per atom for surface and volume
-_CHILD = r"""
+_CHILD = (
+    LIMIT_SELF
+    + r"""
 import json, sys
 from pyzeo import AtomNetwork, high_accuracy_atomnet, surface_area, volume
 path, setting, probe, samples, res = sys.argv[1:6]
@@ -40,6 +42,7 @@ vol = volume(net, probe, probe, samples, False).decode()
 sys.stdout.flush()
 print("\nMDBOT-RESULT " + json.dumps({"sa": sa, "vol": vol}), flush=True)
 """
+)
 
 
 def write_p1_cif(atoms, path: Path) -> None:
@@ -65,7 +68,9 @@ def write_p1_cif(atoms, path: Path) -> None:
         "_atom_site_fract_y",
         "_atom_site_fract_z",
     ]
-    for i, (sym, f) in enumerate(zip(atoms.get_chemical_symbols(), atoms.get_scaled_positions(wrap=True), strict=True)):
+    for i, (sym, f) in enumerate(
+        zip(atoms.get_chemical_symbols(), atoms.get_scaled_positions(wrap=True), strict=True)
+    ):
         lines.append(f"{sym}{i + 1} {sym} {f[0]:.6f} {f[1]:.6f} {f[2]:.6f}")
     path.write_text("\n".join(lines) + "\n")
 
@@ -95,11 +100,24 @@ def pore_geometry(
     with tempfile.TemporaryDirectory(prefix="mdbot-zeo-") as tmp:
         cif, res = Path(tmp) / "s.cif", Path(tmp) / "s.res"
         write_p1_cif(moved, cif)
-        argv = [sys.executable, "-c", _CHILD, str(cif), MODES[mode], str(probe), str(MC_SAMPLES[mode]), str(res)]
+        argv = [
+            sys.executable,
+            "-c",
+            _CHILD,
+            str(cif),
+            MODES[mode],
+            str(probe),
+            str(MC_SAMPLES[mode]),
+            str(res),
+            str(settings.memory_mb),
+        ]
         try:
             proc = subprocess.run(
-                argv, capture_output=True, text=True, timeout=timeout, cwd=tmp,
-                preexec_fn=_limit(settings.memory_mb),  # noqa: PLW1509 - one rlimit in a fresh child
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=tmp,
             )
         except subprocess.TimeoutExpired:
             raise StructureError(

@@ -24,8 +24,13 @@ def protocol(
     if ensemble not in ENSEMBLES:
         raise ValueError(f"ensemble must be nvt or npt, not {ensemble}")
     dt = _DT[units]
-    lines = ["", "# ---- protocol written by mdbot ----", f"timestep {dt:g}", "thermo 50",
-             "thermo_style custom step temp pe ke etotal press vol density"]
+    lines = [
+        "",
+        "# ---- protocol written by mdbot ----",
+        f"timestep {dt:g}",
+        "thermo 50",
+        "thermo_style custom step temp pe ke etotal press vol density",
+    ]
     if minimize:
         lines += ["min_style cg", "minimize 1.0e-4 1.0e-6 200 2000", "reset_timestep 0"]
     # At its energy minimum a structure shares kinetic energy equally with potential energy (equipartition):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import resource
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -32,7 +31,13 @@ FORMATS: tuple[tuple[re.Pattern, str, str], ...] = (
 _DATA_STYLE = re.compile(r"^\s*Atoms\s*#\s*(\w+)", re.M)
 _DATA_COUNT = re.compile(r"^\s*(\d+)\s+atoms\s*$", re.M)
 _XYZ_COUNT = re.compile(r"^\s*(\d+)\s*$")
-_CHILD = r"""
+# The child limits its own address space first: no preexec_fn, which is unsafe in the bot's threaded process.
+LIMIT_SELF = (
+    "import resource, sys; _l = int(sys.argv.pop()) << 20; resource.setrlimit(resource.RLIMIT_AS, (_l, _l))\n"
+)
+_CHILD = (
+    LIMIT_SELF
+    + r"""
 import json, sys, warnings
 warnings.simplefilter("ignore")
 import ase.io
@@ -52,6 +57,7 @@ partial = sorted({s for d in occ.values() for s, v in d.items() if float(v) < 0.
 print(json.dumps({"symbols": a.get_chemical_symbols(), "positions": a.positions.tolist(),
                   "cell": a.cell.tolist(), "pbc": a.pbc.tolist(), "frames": len(images), "partial": partial}))
 """
+)
 
 
 def detect_format(name: str) -> tuple[str, str]:
@@ -86,9 +92,9 @@ class Structure:
     disorder: bool = False
 
 
-def _prechecks(path: Path, fmt: str, text: str, settings: StructureSettings) -> None:
+def _prechecks(path: Path, fmt: str, label: str, text: str, settings: StructureSettings) -> None:
     if "\x00" in text[:65536]:
-        raise StructureError(f"{path.name} is a binary file, not a {fmt} text file")
+        raise StructureError(f"{path.name} is a binary file, not a {label} text file")
     lines = text.splitlines()
     claimed = None
     if fmt == "lammps-data":
@@ -108,12 +114,17 @@ def _prechecks(path: Path, fmt: str, text: str, settings: StructureSettings) -> 
         raise StructureError(f"the file claims {claimed:,} atoms; the limit is {settings.max_atoms:,}", line)
 
 
-def _limit(memory_mb: int):
-    def apply() -> None:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
+def _data_style(text: str) -> str:
+    """The atom style a LAMMPS data file names after ``Atoms #``, else the one its column count implies."""
+    named = _DATA_STYLE.search(text)
+    if named:
+        return named.group(1)
+    section = re.search(r"^\s*Atoms\s*\n\s*\n\s*(.+)$", text, re.M)
+    fields = len(section.group(1).split("#")[0].split()) if section else 5
+    if fields in (8, 9, 10):
+        fields -= 3  # image flags
+    molecular = bool(re.search(r"^\s*\d+\s+bonds\s*$", text[:5000], re.M))
+    return {5: "atomic", 6: "molecular" if molecular else "charge", 7: "full"}.get(fields, "atomic")
 
 
 def read_structure(path: str | Path, settings: StructureSettings | None = None) -> Structure:
@@ -128,17 +139,18 @@ def read_structure(path: str | Path, settings: StructureSettings | None = None) 
     if size == 0:
         raise StructureError(f"{path.name} is empty")
     if size > settings.max_file_mb * 1024 * 1024:
-        raise StructureError(f"{path.name} is {size / 2**20:.1f} MiB; the limit is {settings.max_file_mb:g} MiB")
+        raise StructureError(
+            f"{path.name} is {size / 2**20:.1f} MiB; the limit is {settings.max_file_mb:g} MiB"
+        )
     text = path.read_bytes().decode("utf-8", errors="replace")
-    _prechecks(path, label, text, settings)
-    style = (_DATA_STYLE.search(text).group(1) if fmt == "lammps-data" and _DATA_STYLE.search(text) else "atomic")
+    _prechecks(path, fmt, label, text, settings)
+    style = _data_style(text) if fmt == "lammps-data" else ""
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(path), fmt, style],
+            [sys.executable, "-c", _CHILD, str(path), fmt, style, str(settings.memory_mb)],
             capture_output=True,
             text=True,
             timeout=settings.read_timeout_s,
-            preexec_fn=_limit(settings.memory_mb),  # noqa: PLW1509 - a child with one rlimit, no threads yet
         )
     except subprocess.TimeoutExpired:
         raise StructureError(f"reading {path.name} took longer than {settings.read_timeout_s:g} s") from None
@@ -147,7 +159,9 @@ def read_structure(path: str | Path, settings: StructureSettings | None = None) 
         raise StructureError(f"could not read {path.name} as {label}: {why}")
     doc = json.loads(proc.stdout.strip().splitlines()[-1])
     if "error" in doc:
-        raise StructureError(f"could not read {path.name} as {label}: {_plain(doc['error'])}", _line_of(doc["error"]))
+        raise StructureError(
+            f"could not read {path.name} as {label}: {_plain(doc['error'])}", _line_of(doc["error"])
+        )
     structure = Structure(
         atoms=_atoms(doc, path.name, settings),
         name=path.name,
@@ -185,9 +199,13 @@ def _atoms(doc: dict, name: str, settings: StructureSettings):
         lengths = atoms.cell.lengths()
         volume = abs(atoms.cell.volume)
         if volume < 1e-3 or (lengths < 0.5).any():
-            raise StructureError(f"{name}: the cell is degenerate (volume {volume:.3g} Å³, edges {lengths.round(3).tolist()} Å)")
+            raise StructureError(
+                f"{name}: the cell is degenerate (volume {volume:.3g} Å³, edges {lengths.round(3).tolist()} Å)"
+            )
         if (lengths > 1e4).any():
-            raise StructureError(f"{name}: a cell edge of {lengths.max():.3g} Å is absurd (the limit is 10 000 Å)")
+            raise StructureError(
+                f"{name}: a cell edge of {lengths.max():.3g} Å is absurd (the limit is 10 000 Å)"
+            )
     return atoms
 
 
@@ -204,10 +222,14 @@ def from_smiles(smiles: str, seed: int = 7):
         raise StructureError(f"RDKit cannot parse the SMILES {smiles!r}")
     mol = Chem.AddHs(mol)
     if mol.GetNumAtoms() > 500:
-        raise StructureError(f"{smiles} has {mol.GetNumAtoms()} atoms with hydrogens; molecules up to 500 are built")
+        raise StructureError(
+            f"{smiles} has {mol.GetNumAtoms()} atoms with hydrogens; molecules up to 500 are built"
+        )
     if AllChem.EmbedMolecule(mol, randomSeed=seed) != 0:
         raise StructureError(f"RDKit could not make a 3D conformer of {smiles}")
-    AllChem.MMFFOptimizeMolecule(mol) if AllChem.MMFFHasAllMoleculeParams(mol) else AllChem.UFFOptimizeMolecule(mol)
+    AllChem.MMFFOptimizeMolecule(mol) if AllChem.MMFFHasAllMoleculeParams(
+        mol
+    ) else AllChem.UFFOptimizeMolecule(mol)
     from ase import Atoms
 
     pos = mol.GetConformer().GetPositions()

@@ -50,7 +50,9 @@ def make_setup(
             f"{structure.name} has no periodic cell: for a liquid of this molecule use --smiles, or give a crystal"
         )
     if structure.partial_occupancy:
-        raise StructureError("the structure has partial occupancies: choose one configuration before building")
+        raise StructureError(
+            "the structure has partial occupancies: choose one configuration before building"
+        )
     if builders.classify(atoms) == "framework":
         return builders.build_framework(atoms, name, out, request, settings)
     library = library_for(sandbox or SandboxSettings())

@@ -15,7 +15,9 @@ class StructureSettings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0, description="Largest structure file accepted (MiB).")
     max_atoms: int = Field(200_000, gt=0, description="Most atoms a structure may have.")
     read_timeout_s: float = Field(60.0, gt=0, description="Wall-clock limit for parsing one file.")
-    memory_mb: int = Field(4096, gt=0, description="Address-space limit of the parsing and Zeo++ processes (MiB).")
+    memory_mb: int = Field(
+        4096, gt=0, description="Address-space limit of the parsing and Zeo++ processes (MiB)."
+    )
     pores_timeout_s: float = Field(300.0, gt=0, description="Wall-clock limit of the fast pore calculation.")
     pores_exact_timeout_s: float = Field(3600.0, gt=0, description="Wall-clock limit of the exact one.")
     probe_radius: float = Field(1.2, ge=0, description="Default probe radius for surface and volume (Å).")

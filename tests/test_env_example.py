@@ -10,6 +10,7 @@ from mdbot.cluster.settings import ClusterSettings
 from mdbot.graph.settings import ROLE_SETTINGS, GraphSettings
 from mdbot.retrieval.settings import RetrievalSettings
 from mdbot.sandbox.settings import SandboxSettings
+from mdbot.structures.settings import StructureSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,6 +29,8 @@ def test_every_setting_is_in_env_example():
         assert f"MDBOT_SLACK_{name.upper()}" in documented, (
             f"MDBOT_SLACK_{name.upper()} missing from .env.example"
         )
+    for name in StructureSettings.model_fields:
+        assert f"MDBOT_STRUCTURE_{name.upper()}" in documented, f"MDBOT_STRUCTURE_{name.upper()} missing"
     for name in ClusterSettings.model_fields:
         assert f"MDBOT_CLUSTER_{name.upper()}" in documented, f"MDBOT_CLUSTER_{name.upper()} missing from .env.example"
     for role, model in ROLE_SETTINGS.items():
@@ -51,5 +54,6 @@ def test_env_example_values_parse(monkeypatch):
     slack = SlackSettings(_env_file=None)
     assert slack.channels == [] and slack.runners == [] and slack.bot_token is None and slack.workers == 2
     assert slack.problems()  # the example alone does not start Slack: the tokens are commented out
+    assert StructureSettings(_env_file=None).max_atoms == 200000
     cluster = ClusterSettings(_env_file=None)
     assert not cluster.enabled and cluster.env_lines == [] and cluster.accounts == {} and not cluster.problems()

@@ -1,0 +1,105 @@
+"""Structure → LAMMPS: a metal, a covalent crystal, a MOF and a molecular liquid each build, pass check and
+run healthy in the real sandbox; what cannot be built says why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mdbot.cli import app
+from mdbot.structures.build import Request
+from mdbot.structures.errors import StructureError
+from mdbot.structures.service import build_and_prove, make_setup
+from tests.conftest import requires_bwrap
+
+pytestmark = requires_bwrap
+
+
+def _proved(doc: dict) -> None:
+    assert doc["check"]["status"] == "ok", doc["check"]
+    run = doc["run"]
+    assert run["status"] == "ok" and run["final_step"] == 200, run
+    assert run["health"]["ok"], run["health"]
+
+
+def test_metal_from_a_cif(tmp_path, settings):
+    from ase.build import bulk
+    from ase.io import write
+
+    write(
+        tmp_path / "Cu.cif", bulk("Cu", "fcc", a=3.615, cubic=True)
+    )  # written by ASE: no Cu CIF ships in a package
+    doc = build_and_prove(
+        tmp_path / "out", Request(temperature=500), path=tmp_path / "Cu.cif", sandbox=settings
+    )
+    _proved(doc)
+    assert doc["kind"] == "crystal" and doc["force_field"] == "eam/alloy Cu_zhou.eam.alloy"
+    assert doc["provenance"]["supercell"] == [6, 6, 6] and doc["natoms"] == 864
+    data = (tmp_path / "out" / "data.Cu").read_text()
+    assert "# force_field: eam/alloy Cu_zhou.eam.alloy" in data and "# tools:" in data
+
+
+def test_covalent_crystal_from_a_public_cif_in_npt(public_files, tmp_path, settings):
+    doc = build_and_prove(
+        tmp_path / "sic",
+        Request(ensemble="npt", pressure=1.0, temperature=600),
+        path=public_files["CIF"],
+        sandbox=settings,
+    )
+    _proved(doc)
+    assert doc["force_field"].startswith("tersoff ") and "npt" in (tmp_path / "sic" / "in.SiC").read_text()
+
+
+def test_mof_with_uff4mof_runs_and_says_charges_are_zero(core, tmp_path, settings):
+    paths, _rows = core
+    doc = build_and_prove(tmp_path / "mof", Request(), path=paths["ABAVIJ_clean"], sandbox=settings)
+    _proved(doc)
+    assert doc["kind"] == "framework" and doc["force_field"] == "UFF4MOF"
+    assert any("zero charges" in w for w in doc["warnings"])
+    assert doc["provenance"]["tools"]["lammps-interface"] == "0.2.2"
+
+
+def test_liquid_from_smiles_through_the_command_line_and_mdbot_run(tmp_path, settings, monkeypatch):
+    monkeypatch.setenv("MDBOT_DATA_DIR", str(settings.data_dir))
+    out = tmp_path / "ethanol"
+    res = CliRunner().invoke(
+        app, ["structure", "build", "--smiles", "CCO", "--density", "0.79", "--out", str(out), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    _proved(doc)
+    assert doc["kind"] == "liquid" and doc["provenance"]["smiles"] == "CCO"
+    assert doc["provenance"]["tools"]["packmol"] and doc["provenance"]["tools"]["rdkit"]
+    assert set(doc) >= {"script", "files", "force_field", "provenance", "check", "run"}
+    argv = [
+        "run",
+        doc["script"],
+        *[a for f in doc["files"] for a in ("--file", f)],
+        "--json",
+        "--timeout",
+        "300",
+    ]
+    text = (out / "in.CCO").read_text().replace("run 10000", "run 100")
+    (out / "in.CCO").write_text(text)
+    ran = CliRunner().invoke(app, argv)
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.stdout)["status"] == "ok"
+
+
+def test_what_cannot_be_built_says_why(tmp_path, public_files):
+    from ase.io import read, write
+
+    nisb = public_files["CIF"].parent / "NiSb.cif"
+    atoms = read(public_files["CIF"])
+    atoms.set_chemical_symbols(["Ni" if s == "Si" else "Sb" for s in atoms.get_chemical_symbols()])
+    write(nisb, atoms)
+    with pytest.raises(StructureError, match="no potential in the catalog covers Ni-Sb"):
+        make_setup(tmp_path / "a", Request(), path=nisb)
+    with pytest.raises(StructureError, match="no periodic cell"):
+        make_setup(tmp_path / "b", Request(), path=public_files["MDL mol/SDF"])
+    with pytest.raises(StructureError, match="density must be between"):
+        make_setup(tmp_path / "c", Request(), smiles="O", density=40)
+    with pytest.raises(StructureError, match="temperature"):
+        make_setup(tmp_path / "d", Request(temperature=-5), smiles="O", count=10)
