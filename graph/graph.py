@@ -3,7 +3,8 @@
 route ─┬─ qa ─────► retrieve ─► answer ───────────────────────────────┐
        ├─ explain ► explain ──────────────────────────────────────────┤
        ├─ help ───► help ─────────────────────────────────────────────┤
-       ├─ run ────► prepare_run ─┐                                    ├─► respond ─► END
+       ├─ structure ► structure ─┐ (a summary alone goes to respond)  │
+       ├─ run ────► prepare_run ─┤                                    ├─► respond ─► END
        └─ generate► gather ─► write ─► validate ─► execute ─► critique┤
                                          ▲    └──────────────────►┘   │
                                          └──────── repair ◄───────────┘
@@ -15,7 +16,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from . import nodes
+from . import nodes, structure
 from .configuration import Context
 from .state import State
 
@@ -36,6 +37,7 @@ def build(checkpointer: Any = None):
     g.add_node("critique", nodes.critique)
     g.add_node("repair", nodes.repair)
     g.add_node("respond", nodes.respond)
+    g.add_node("structure", structure.structure)
 
     g.add_edge(START, "route")
     g.add_conditional_edges("route", nodes.after_route)
@@ -44,6 +46,7 @@ def build(checkpointer: Any = None):
     g.add_edge("explain", "respond")
     g.add_edge("help", "respond")
     g.add_conditional_edges("prepare_run", nodes.after_prepare)
+    g.add_conditional_edges("structure", structure.after_structure, ["validate", "respond"])
     g.add_edge("gather", "write")
     g.add_conditional_edges("write", nodes.after_write)
     g.add_conditional_edges("validate", nodes.after_validate)

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from mdbot.sandbox.script import INPUT_COMMANDS
+from mdbot.structures.read import is_structure_name
 
 # Commands that are "command styles" in `lmp -h` and so absent from the input-parser list.
 _COMMON = frozenset(
@@ -22,6 +23,7 @@ KNOWN_COMMANDS = INPUT_COMMANDS | _COMMON
 SCRIPT_NAME = re.compile(r"^(in\..+|.+\.(in|lmp|lammps|inp))$", re.I)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n?(.*?)```", re.S)
 _ERROR = re.compile(r"^\s*(?:\S+:\s*)?ERROR(?: on proc \d+)?:\s*\S", re.M)
+_SMILES_BUILD = re.compile(r"\bsmiles\b[\s:=]*`?[^\s`]+", re.I)
 _HELP = re.compile(r"^\s*(help|usage|\?|what can you do\??|how do i use (you|this( bot)?)\??)\s*$", re.I)
 _WRITE = re.compile(
     r"\b(write|generate|create|make|build|set ?up|prepare|give me|draft|simulate|model)\b.{0,80}?"
@@ -76,6 +78,11 @@ def rule_intent(text: str, new_files: dict[str, str], extra_commands=frozenset()
     """(intent, reason) when a rule decides, else None."""
     if attached_script(new_files):
         return "run", f"an input script was attached ({attached_script(new_files)})"
+    structure = next((n for n in new_files if is_structure_name(Path(n).name)), None)
+    if structure:
+        return "structure", f"a structure file was attached ({structure})"
+    if _SMILES_BUILD.search(text):
+        return "structure", "a molecule given by SMILES, to simulate"
     if script_in_message(text, extra_commands):
         return "run", "the message contains a LAMMPS script"
     if has_error(text):

@@ -100,8 +100,9 @@ def _ask_router(state: State, ctx: Context, calls: Calls, text: str) -> tuple[st
     return None
 
 
-def after_route(state: State) -> Literal["retrieve", "gather", "prepare_run", "explain", "help"]:
+def after_route(state: State) -> Literal["retrieve", "gather", "prepare_run", "explain", "help", "structure"]:
     return {
+        "structure": "structure",
         "qa": "retrieve",
         "generate": "gather",
         "run": "prepare_run",
@@ -510,6 +511,8 @@ def respond(state: State, runtime: Runtime[Context]) -> dict:
         from .report import script_reply
 
         text, outcome, best = script_reply(state, runtime.context.settings.attempt_budget)
+        before = [p for p in (state.get("preface"), "\n".join(state.get("build_notes", []))) if p]
+        text = "\n\n".join([*before, text])  # a built structure: its summary and how it was built come first
         update = {"answer": text, "outcome": outcome, "script": best["script"]}
     text = update.get("answer", state.get("answer", "")) or "I have nothing to say to that."
     return {**update, "messages": [AIMessage(text)]}

@@ -251,7 +251,7 @@ class Brain:
             script=script,
             result=result,
             attempts=[_attempt_summary(a) for a in attempts],
-            pictures=pictures,
+            pictures=[*(state.get("pictures") or []), *pictures],
             model_calls=state.get("model_calls", 0) or 0,
             calls=state.get("calls", []) or [],
             latency_s=round(latency, 3),

@@ -15,8 +15,8 @@ from typing import Annotated, Literal, Required, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-Intent = Literal["qa", "generate", "run", "explain", "help"]
-INTENTS: tuple[Intent, ...] = ("qa", "generate", "run", "explain", "help")
+Intent = Literal["qa", "generate", "run", "explain", "help", "structure"]
+INTENTS: tuple[Intent, ...] = ("qa", "generate", "run", "explain", "help", "structure")
 
 Outcome = Literal[
     "success",  # a script ran cleanly and the critique agreed
@@ -166,6 +166,9 @@ class State(TypedDict, total=False):
     answer: str  # the reply in Markdown
     citations: list[dict]
     flagged: list[str]  # commands or styles removed from an answer as unknown
+    pictures: list[str]  # pictures made this turn outside a sandbox run (a structure's drawing)
+    preface: str  # what goes before a script turn's report (a structure's summary)
+    build_notes: list[str]  # how a structure's setup was built (kind, size, force field, warnings)
 
 
 def new_turn() -> State:
@@ -182,6 +185,9 @@ def new_turn() -> State:
         "answer": "",
         "citations": [],
         "flagged": [],
+        "pictures": [],
+        "preface": "",
+        "build_notes": [],
         "origin": "",
         "changes": [],
         "script_file": "",

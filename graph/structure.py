@@ -1,0 +1,146 @@
+"""The structure path: an attached structure (or a SMILES) is described, drawn, measured and, when asked, built.
+
+No model is needed: ``mdbot.structures`` reads the file, spglib and Zeo++ measure it. "Set up a 300 K NVT
+run of this" builds a setup whose script then goes down the same validate → execute → critique path as any
+script, so the reply reports the run like every other (docs/architecture.md §11).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from langgraph.runtime import Runtime
+
+from .configuration import Context
+from .state import State
+
+_BUILD = re.compile(r"\b(set ?up|run|simulat\w*|build|equilibrat\w*|nvt|npt|md|minimi[sz]e|relax)\b", re.I)
+_PORES = re.compile(r"\b(pores?|porosity|lcd|pld|cavity|surface area|void|channels?)\b", re.I)
+_TEMPERATURE = re.compile(r"(\d+(?:\.\d+)?)\s*K\b")
+_PRESSURE = re.compile(r"(\d+(?:\.\d+)?)\s*(bar|atm|GPa)\b", re.I)
+_STEPS = re.compile(r"(\d[\d,_]*)\s*(?:time)?steps\b", re.I)
+_SMILES = re.compile(r"\bsmiles\b[\s:=]*`?([^\s`]+)`?", re.I)
+_DENSITY = re.compile(r"(\d+(?:\.\d+)?)\s*g\s*/\s*cm(?:3|³|\^3)", re.I)
+_COUNT = re.compile(r"(\d+)\s+molecules\b", re.I)
+DEFAULT_STEPS = 5000
+
+
+def attached_structure(state: State) -> str | None:
+    from mdbot.structures.read import is_structure_name
+
+    files = state.get("files", {})
+    for name in state.get("attached", []):
+        if name in files and is_structure_name(name):
+            return name
+    return None
+
+
+def smiles_in(text: str) -> str | None:
+    m = _SMILES.search(text)
+    return m.group(1).rstrip(".,;") if m else None
+
+
+def _request(text: str):
+    from mdbot.structures.build import Request
+
+    t, p, steps = _TEMPERATURE.search(text), _PRESSURE.search(text), _STEPS.search(text)
+    pressure = None
+    if p:
+        pressure = float(p.group(1)) * {"bar": 1.0, "atm": 1.01325, "gpa": 10_000.0}[p.group(2).lower()]
+    ensemble = (
+        "npt"
+        if re.search(r"\bnpt\b", text, re.I)
+        or (pressure is not None and not re.search(r"\bnvt\b", text, re.I))
+        else "nvt"
+    )
+    return Request(
+        temperature=float(t.group(1)) if t else 300.0,
+        pressure=pressure,
+        ensemble=ensemble,
+        steps=int(re.sub(r"[,_]", "", steps.group(1))) if steps else DEFAULT_STEPS,
+    )
+
+
+def structure(state: State, runtime: Runtime[Context]) -> dict:
+    """Describe the structure; build a setup when the message asks for a simulation."""
+    from mdbot.structures.errors import StructureError
+
+    ctx, text = runtime.context, state.get("request", "")
+    name = attached_structure(state)
+    work = (ctx.sandbox.data_dir / "structures" / uuid.uuid4().hex[:12]).resolve()
+    runtime.stream_writer({"stage": "structure", "text": f"Reading {name or 'the molecule'}…"})
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        preface, pictures = _describe(state, name, text, work) if name else ("", [])
+        if not (_BUILD.search(text) or not name):
+            return {"outcome": "answered", "answer": preface, "pictures": pictures}
+        if not state.get("may_run", True):
+            return {
+                "outcome": "not_run",
+                "answer": preface + "\n\nYou may not start simulations here.",
+                "pictures": pictures,
+            }
+        runtime.stream_writer({"stage": "structure", "text": "Building the LAMMPS setup…"})
+        return {**_build(state, name, text, work), "preface": preface, "pictures": pictures}
+    except StructureError as exc:
+        return {"outcome": "rejected", "answer": f"I could not use {name or 'that molecule'}: {exc}"}
+
+
+def _describe(state: State, name: str, text: str, work: Path) -> tuple[str, list[str]]:
+    from mdbot.structures.build import classify
+    from mdbot.structures.errors import StructureError
+    from mdbot.structures.info import summary_text
+    from mdbot.structures.picture import draw
+    from mdbot.structures.pores import is_porous, pore_geometry
+    from mdbot.structures.service import info
+
+    structure, doc = info(Path(state["files"][name]))
+    lines = [summary_text(doc)]
+    atoms = structure.atoms
+    if atoms.pbc.all() and (_PORES.search(text) or classify(atoms) == "framework"):
+        try:
+            pores = pore_geometry(atoms, "fast")
+            verdict = "porous" if is_porous(pores) else "no channel wide enough for a helium-sized probe"
+            lines.append(
+                f"pores (Zeo++, fast mode): LCD {pores['lcd']:.2f} Å, PLD {pores['pld']:.2f} Å, accessible surface "
+                f"{pores['asa_m2_g']} m²/g, void fraction {pores['void_fraction']} ({verdict}); "
+                "`mdbot structure pores --exact` gives CoRE-grade values"
+            )
+        except StructureError as exc:
+            lines.append(f"pores: {exc}")
+    picture = draw(atoms, work / f"{Path(name).stem}.png")
+    return "\n".join(lines), [str(picture)] if picture else []
+
+
+def _build(state: State, name: str | None, text: str, work: Path) -> dict:
+    from mdbot.structures.service import make_setup
+
+    request = _request(text)
+    if name:
+        setup = make_setup(work / "setup", request, path=Path(state["files"][name]))
+    else:
+        density, count = _DENSITY.search(text), _COUNT.search(text)
+        setup = make_setup(
+            work / "setup",
+            request,
+            smiles=smiles_in(text),
+            density=float(density.group(1)) if density else (None if count else 0.8),
+            count=int(count.group(1)) if count else None,
+        )
+    notes = [f"Built a {setup.kind} setup: {setup.natoms} atoms, {setup.force_field}."] + [
+        f"⚠️ {w}" for w in setup.warnings
+    ]
+    return {
+        "script": setup.script.read_text(),
+        "origin": "structure",
+        "changes": [],
+        "script_file": "",
+        "files": {f.name: str(f) for f in setup.files},
+        "build_notes": notes,
+    }
+
+
+def after_structure(state: State) -> str:
+    return "validate" if state.get("origin") == "structure" and not state.get("outcome") else "respond"

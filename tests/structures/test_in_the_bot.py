@@ -1,0 +1,49 @@
+"""An attached structure in Slack and through the brain: no model needed; summary, picture, pores, and a
+built setup that runs when the message asks for one."""
+
+from __future__ import annotations
+
+from tests.bot.conftest import slack_app  # noqa: F401 - the bot tests' fixture: a real Bolt app and Slack API
+from tests.bot.slack_api import BOT_USER, message_event
+from tests.conftest import requires_bwrap
+
+
+def test_brain_describes_a_mof_with_pores_and_a_picture(make_brain, core):
+    paths, rows = core
+    brain = make_brain(retrieval=False)
+    turn = brain.ask("what is this?", [paths["ABAVIJ_clean"]])
+    assert (turn.intent, turn.outcome) == ("structure", "answered"), turn.answer
+    assert "C48H32Co4N8O16, 108 atoms" in turn.answer and "space group Cc (9)" in turn.answer
+    assert "pores (Zeo++, fast mode): LCD 4.5" in turn.answer
+    (picture,) = turn.pictures
+    assert picture.endswith("ABAVIJ_clean.png") and open(picture, "rb").read(4) == b"\x89PNG"
+
+
+def test_brain_refuses_a_hostile_structure_by_name(make_brain, tmp_path):
+    bad = tmp_path / "evil.cif"
+    bad.write_bytes(b"\x00\x01binary" * 100)
+    turn = make_brain(retrieval=False).ask("look at this", [bad])
+    assert turn.outcome == "rejected" and "I could not use evil.cif: evil.cif is a binary file" in turn.answer
+
+
+@requires_bwrap
+def test_set_up_a_run_of_an_attached_crystal_in_a_slack_thread(slack_app, public_files):  # noqa: F811 - the fixture
+    h = slack_app(retrieval=False, pictures=True)  # offline: routed by the attached structure
+    sic = h.slack.host_file("SiC.cif", public_files["CIF"].read_text())
+    h.send.event(
+        message_event(
+            f"<@{BOT_USER}> set up a 600 K NPT run of this at 1 bar, 300 steps",
+            kind="app_mention",
+            ts="1700.000100",
+            files=[sic],
+        )
+    )
+    (answer,) = h.answers("CLAB", "1700.000100")
+    text = answer.all_text()
+    assert "C4Si4, 8 atoms" in text and "Built a crystal setup: 512 atoms, tersoff SiC_1994.tersoff" in text
+    assert "The script runs" in text and "final step 300" in text
+    h.slack.wait_for(lambda: len(h.slack.uploads_in("CLAB", "1700.000100")) >= 3)
+    names = {u["filename"] for u in h.slack.uploads_in("CLAB", "1700.000100")}
+    assert "SiC.png" in names and "in.mdbot" in names
+    (turn,) = [t for t in h.brain.journal.turns("CLAB:1700.000100") if t.attempts]
+    assert turn.intent == "structure" and "# built_by: mdbot structure build" in turn.attempts[0].script
