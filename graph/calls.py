@@ -65,6 +65,18 @@ class Calls:
         self.record(role, model, purpose)
         return out
 
+    def with_tools(self, role: Role, purpose: str, messages: list[BaseMessage], tools: list):
+        """One reply of a model that may call ``tools`` (an AIMessage with ``tool_calls``); raises what the
+        endpoint raises (after recording the call)."""
+        model = getattr(self.ctx, role)
+        try:
+            reply = model.bind_tools(tools).invoke(messages)
+        except Exception as exc:
+            self.record(role, model, purpose, error=type(exc).__name__)
+            raise
+        self.record(role, model, purpose, getattr(reply, "usage_metadata", None) or None)
+        return reply
+
     def record(
         self, role: str, model, purpose: str, usage: dict | None = None, error: str | None = None
     ) -> None:

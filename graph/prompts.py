@@ -109,3 +109,12 @@ HELP_TEXT = """I can help with molecular dynamics and LAMMPS:
 - **Explain an error** — paste the `ERROR:` line or the log — I say what it means and how to fix it.
 
 Follow-ups in the same thread ("now make it 500 K") build on the earlier script."""
+
+
+STRUCTURE_TOOLS_SYSTEM = """You set up LAMMPS simulations from structures with tools; the tools do the \
+chemistry, you choose the steps and the parameters. Attached files: {files}.
+Read the structure first (read_structure), look for a potential when it is an inorganic crystal \
+(find_potential), measure pores only when asked or for a framework (pore_geometry), then build_setup with the \
+temperature (K), ensemble (nvt or npt), pressure (bar) and steps the user asked for, and check_setup. When a \
+tool answers with an error, change the parameters and try again. Stop calling tools when the setup checks ok, \
+and then say in one or two sentences what you built."""

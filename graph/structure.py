@@ -83,7 +83,13 @@ def structure(state: State, runtime: Runtime[Context]) -> dict:
                 "pictures": pictures,
             }
         runtime.stream_writer({"stage": "structure", "text": "Building the LAMMPS setup…"})
-        return {**_build(state, name, text, work), "preface": preface, "pictures": pictures}
+        planned = _plan_with_tools(state, ctx, text, work)
+        built = (
+            planned
+            if planned and planned.get("script")
+            else {**_build(state, name, text, work), **(planned or {})}
+        )
+        return {**built, "preface": preface, "pictures": pictures}
     except StructureError as exc:
         return {"outcome": "rejected", "answer": f"I could not use {name or 'that molecule'}: {exc}"}
 
@@ -140,6 +146,57 @@ def _build(state: State, name: str | None, text: str, work: Path) -> dict:
         "files": {f.name: str(f) for f in setup.files},
         "build_notes": notes,
     }
+
+
+def _plan_with_tools(state: State, ctx: Context, text: str, work: Path) -> dict | None:
+    """With a code model: let it call the structure tools; the last setup it built (None: no model, an
+    outage, or no build — the deterministic build then runs, keeping the model calls' accounting)."""
+    import logging
+
+    from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
+
+    from . import prompts
+    from .calls import Calls
+    from .structure_tools import MAX_ROUNDS, Toolbox
+
+    calls = Calls(state, ctx)
+    if not calls.has("code"):
+        return None
+    files = {n: p for n, p in state.get("files", {}).items() if n in state.get("attached", [])}
+    box = Toolbox(files, work, ctx.sandbox)
+    messages = [
+        SystemMessage(prompts.STRUCTURE_TOOLS_SYSTEM.format(files=", ".join(files) or "none")),
+        HumanMessage(text),
+    ]
+    try:
+        for _ in range(MAX_ROUNDS):
+            if not calls.has("code"):
+                break
+            reply = calls.with_tools("code", "structure tools", messages, box.tools())
+            messages.append(reply)
+            if not getattr(reply, "tool_calls", None):
+                break
+            for call in reply.tool_calls:
+                messages.append(
+                    ToolMessage(box.call(call["name"], call.get("args") or {}), tool_call_id=call["id"])
+                )
+    except Exception as exc:  # noqa: BLE001 - an unreachable or confused model falls back to the rules
+        logging.getLogger(__name__).warning("structure tools: %s", exc)
+    update: dict = calls.update()
+    if box.setup is not None:
+        notes = [
+            f"Built a {box.setup.kind} setup with the code model's choices (tools: {', '.join(box.used)}): "
+            f"{box.setup.natoms} atoms, {box.setup.force_field}."
+        ] + [f"⚠️ {w}" for w in box.setup.warnings]
+        update.update(
+            script=box.setup.script.read_text(),
+            origin="structure",
+            changes=[],
+            script_file="",
+            files={f.name: str(f) for f in box.setup.files},
+            build_notes=notes,
+        )
+    return update
 
 
 def after_structure(state: State) -> str:

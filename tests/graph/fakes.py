@@ -23,14 +23,29 @@ class Scripted(FakeMessagesListChatModel):
         self.i += 1
         return ChatResult(generations=[ChatGeneration(message=response)])
 
+    def bind_tools(self, tools, **kwargs):
+        """Tool calling is scripted too: the replies carry their ``tool_calls``; the tools are kept."""
+        self.kwargs.append({"tools": [t.name for t in tools]})
+        return self
+
     def prompt_text(self, call: int) -> str:
         return "\n".join(str(m.content) for m in self.prompts[call])
 
 
-def model(*replies: str | dict) -> Scripted:
-    """A scripted model; dict replies are sent as JSON (structured output)."""
-    msgs = [AIMessage(json.dumps(r) if isinstance(r, dict) else r) for r in replies]
+def model(*replies: str | dict | AIMessage) -> Scripted:
+    """A scripted model; dict replies are sent as JSON (structured output), messages as they are."""
+    msgs = [
+        r if isinstance(r, AIMessage) else AIMessage(json.dumps(r) if isinstance(r, dict) else r)
+        for r in replies
+    ]
     return Scripted(responses=msgs, prompts=[], kwargs=[])
+
+
+def tool_calls(*calls: tuple[str, dict]) -> AIMessage:
+    """A reply that calls tools: (name, args) pairs."""
+    return AIMessage(
+        "", tool_calls=[{"name": n, "args": a, "id": f"call-{i}"} for i, (n, a) in enumerate(calls)]
+    )
 
 
 def lammps(script: str, note: str = "") -> str:

@@ -47,3 +47,41 @@ def test_set_up_a_run_of_an_attached_crystal_in_a_slack_thread(slack_app, public
     assert "SiC.png" in names and "in.mdbot" in names
     (turn,) = [t for t in h.brain.journal.turns("CLAB:1700.000100") if t.attempts]
     assert turn.intent == "structure" and "# built_by: mdbot structure build" in turn.attempts[0].script
+
+
+@requires_bwrap
+def test_the_code_model_chooses_steps_and_parameters_through_the_tools(make_brain, tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    from tests.graph.fakes import model, tool_calls
+
+    write(tmp_path / "Cu.cif", bulk("Cu", "fcc", a=3.615, cubic=True))
+    code = model(
+        tool_calls(("read_structure", {"name": "Cu.cif"})),
+        tool_calls(("find_potential", {"elements": ["Cu"]})),
+        tool_calls(("build_setup", {"name": "Cu.cif", "temperature": 450, "ensemble": "npt", "steps": 0})),
+        tool_calls(("build_setup", {"name": "Cu.cif", "temperature": 450, "ensemble": "npt", "steps": 300})),
+        tool_calls(("check_setup", {})),
+        "Built an NPT run of fcc copper at 450 K with the Zhou EAM potential.",
+    )
+    brain = make_brain(code=code, retrieval=False)
+    turn = brain.ask("equilibrate this copper at 450 K and ambient pressure", [tmp_path / "Cu.cif"])
+    assert (turn.intent, turn.outcome) == ("structure", "success"), turn.answer
+    assert (
+        "with the code model's choices (tools: read_structure, find_potential, build_setup, build_setup, "
+        "check_setup)" in turn.answer
+    )
+    assert "fix md all npt temp 450 450" in turn.script and "run 300" in turn.script
+    told = code.prompt_text(5)  # what the tools answered, as the model read it before its last reply
+    assert '"formula": "Cu4"' in told and '"file": "Cu_zhou.eam.alloy"' in told
+    assert "steps must be between 1 and 100 000 000" in told  # the refused build, corrected by the model
+    assert '"status": "ok"' in told
+    assert code.kwargs[0]["tools"] == [
+        "read_structure",
+        "pore_geometry",
+        "find_potential",
+        "build_setup",
+        "check_setup",
+    ]
+    assert sum(c["purpose"] == "structure tools" for c in turn.calls) == 6
