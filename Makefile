@@ -26,8 +26,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(LOCK) $(LOCK_NODEPS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mdbot needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(LOCK_NODEPS)
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-warn-conflicts --require-hashes -r $(LOCK_NODEPS)
+	@# uv resolved the lock as a whole; pip would only repeat that core-mof's unused pymatgen is absent
+	$(BIN)/python -m pip install --quiet --no-warn-conflicts --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 

@@ -23,6 +23,10 @@ KNOWN_COMMANDS = INPUT_COMMANDS | _COMMON
 SCRIPT_NAME = re.compile(r"^(in\..+|.+\.(in|lmp|lammps|inp))$", re.I)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n?(.*?)```", re.S)
 _ERROR = re.compile(r"^\s*(?:\S+:\s*)?ERROR(?: on proc \d+)?:\s*\S", re.M)
+_DATA_FILE = re.compile(r"(^data\..+|.*\.(data|lmpdat))$", re.I)
+_ABOUT_STRUCTURE = re.compile(
+    r"\b(describe|what is (this|it|in it)|structure|formula|density|pores?|space ?group|cell)\b", re.I
+)
 _SMILES_BUILD = re.compile(r"\bsmiles\b[\s:=]*`?[^\s`]+", re.I)
 _HELP = re.compile(r"^\s*(help|usage|\?|what can you do\??|how do i use (you|this( bot)?)\??)\s*$", re.I)
 _WRITE = re.compile(
@@ -74,11 +78,19 @@ def has_error(text: str) -> bool:
     return bool(_ERROR.search(text))
 
 
+def _structure_to_read(name: str, text: str) -> bool:
+    """A structure file the message is about. A LAMMPS data file is usually an input of a script (attached
+    with a request to write or run one), so it is read as a structure only when the message asks about it."""
+    if not is_structure_name(name):
+        return False
+    return not _DATA_FILE.match(name) or bool(_ABOUT_STRUCTURE.search(text))
+
+
 def rule_intent(text: str, new_files: dict[str, str], extra_commands=frozenset()) -> tuple[str, str] | None:
     """(intent, reason) when a rule decides, else None."""
     if attached_script(new_files):
         return "run", f"an input script was attached ({attached_script(new_files)})"
-    structure = next((n for n in new_files if is_structure_name(Path(n).name)), None)
+    structure = next((n for n in new_files if _structure_to_read(Path(n).name, text)), None)
     if structure:
         return "structure", f"a structure file was attached ({structure})"
     if _SMILES_BUILD.search(text):

@@ -85,3 +85,15 @@ def test_the_code_model_chooses_steps_and_parameters_through_the_tools(make_brai
         "check_setup",
     ]
     assert sum(c["purpose"] == "structure tools" for c in turn.calls) == 6
+
+
+def test_routing_rules_for_structures():
+    from mdbot.graph.intent import rule_intent
+
+    assert rule_intent("hi", {"x.cif": "/p"})[0] == "structure"
+    assert rule_intent("run", {"in.lj": "/p", "x.cif": "/p"})[0] == "run"  # a script wins
+    # a LAMMPS data file is a script's input unless the message asks about the structure itself
+    assert rule_intent("write a LAMMPS script for an LJ liquid", {"data.two": "/p"}) is None
+    assert rule_intent("what is fix nvt?", {"data.lj": "/p"}) is None
+    assert rule_intent("describe this structure", {"data.two": "/p"})[0] == "structure"
+    assert rule_intent("simulate liquid ethanol, SMILES CCO", {})[0] == "structure"
