@@ -240,3 +240,24 @@ def test_cli_submit_and_jobs_json(slurm, tmp_path, settings):
         [*cli, "jobs", "cancel", job["id"], "--json"], env=env, capture_output=True, text=True, timeout=3600
     )
     assert cancel.returncode == 2 and "not queued or running" in json.loads(cancel.stdout)["message"]
+
+
+def test_a_job_squeue_has_forgotten_ends_by_its_exit_file_and_log(make_cluster):
+    """After MinJobAge squeue no longer lists a finished job and this Slurm keeps no accounting: the end
+    state comes from the exit file the batch script wrote, the result from the LAMMPS log."""
+    from mdbot.cluster import template
+    from mdbot.cluster.poller import Poller
+
+    cluster = make_cluster()
+    job = _submit(cluster, lj(400), user="UALICE")
+    exit_file = cluster.settings.shared_dir / job.id / template.EXIT_FILE
+    wait_for(
+        lambda: exit_file.is_file() and exit_file.read_text().strip(), f"job {job.id} to write its exit file"
+    )
+    poller = Poller(cluster, pictures=False)  # as a bot that starts after squeue forgot the job
+    events = poller._vanished([cluster.store.get(job.id)])
+    done = cluster.store.get(job.id)
+    assert done.state == "COMPLETED" and not done.open
+    assert done.result["status"] == "ok" and done.result["final_step"] == 400
+    assert [e.kind for e in events] == ["final"]
+    assert exit_file.read_text().strip().splitlines()[-1].strip() == "0"
