@@ -169,3 +169,22 @@ def make_module_brain(tmp_path_factory, request):
     that only read it."""
     with _brain_maker(tmp_path_factory.mktemp("brain"), request) as make:
         yield make
+
+
+# ------------------------------------------------------------------ order
+# The modules that take longest go first, so that under `make test`'s workers (pytest-xdist, one module per
+# worker at a time) they overlap the many short ones instead of starting last and running alone. A stable
+# sort: every module's tests stay together and in their own order.
+LONGEST_FIRST = (
+    "tests/finetune/test_pipeline.py",  # CPT, SFT and GRPO on the smoke model
+    "tests/cluster/test_timeout.py",  # Slurm's one-minute minimum time limit, mostly waiting
+    "tests/finetune/test_train.py",
+    "tests/bot/test_slack.py",  # builds the shared knowledge base first
+    "tests/structures/test_pores.py",
+    "tests/cluster/test_cluster.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(LONGEST_FIRST)))
