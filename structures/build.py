@@ -87,11 +87,10 @@ class Request:
 
 
 def classify(atoms) -> str:
-    """``framework`` when the structure has organic parts (C with H, N or O), else ``crystal``."""
+    """``framework`` for organic or hydrogen-bearing frameworks (MOFs, COFs, metal phosphates with water or
+    hydroxyl), typed with a force field; else ``crystal``, for a catalog potential."""
     elements = set(atoms.get_chemical_symbols())
-    return (
-        "framework" if "C" in elements and len(elements & _ORGANIC) >= 2 and len(elements) >= 3 else "crystal"
-    )
+    return "framework" if elements & {"C", "H"} and len(elements) >= 3 else "crystal"
 
 
 def _versions(*dists: str) -> dict:
