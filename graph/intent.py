@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from mdbot.sandbox.script import INPUT_COMMANDS
-from mdbot.structures.read import is_structure_name
+from mdbot.structures.read import detect_format, is_structure_name
 
 # Commands that are "command styles" in `lmp -h` and so absent from the input-parser list.
 _COMMON = frozenset(
@@ -23,7 +23,6 @@ KNOWN_COMMANDS = INPUT_COMMANDS | _COMMON
 SCRIPT_NAME = re.compile(r"^(in\..+|.+\.(in|lmp|lammps|inp))$", re.I)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n?(.*?)```", re.S)
 _ERROR = re.compile(r"^\s*(?:\S+:\s*)?ERROR(?: on proc \d+)?:\s*\S", re.M)
-_DATA_FILE = re.compile(r"(^data\..+|.*\.(data|lmpdat))$", re.I)
 _ABOUT_STRUCTURE = re.compile(
     r"\b(describe|what is (this|it|in it)|structure|formula|density|pores?|space ?group|cell)\b", re.I
 )
@@ -83,7 +82,7 @@ def _structure_to_read(name: str, text: str) -> bool:
     with a request to write or run one), so it is read as a structure only when the message asks about it."""
     if not is_structure_name(name):
         return False
-    return not _DATA_FILE.match(name) or bool(_ABOUT_STRUCTURE.search(text))
+    return detect_format(name)[0] != "lammps-data" or bool(_ABOUT_STRUCTURE.search(text))
 
 
 def rule_intent(text: str, new_files: dict[str, str], extra_commands=frozenset()) -> tuple[str, str] | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import replicate
 from .errors import StructureError
+from .pores import versions as _versions
 from .pores import write_p1_cif
 from .protocol import protocol
 from .settings import StructureSettings
@@ -91,18 +92,6 @@ def classify(atoms) -> str:
     hydroxyl), typed with a force field; else ``crystal``, for a catalog potential."""
     elements = set(atoms.get_chemical_symbols())
     return "framework" if elements & {"C", "H"} and len(elements) >= 3 else "crystal"
-
-
-def _versions(*dists: str) -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for d in dists:
-        try:
-            out[d] = version(d)
-        except PackageNotFoundError:
-            out[d] = None
-    return out
 
 
 def _provenance(kind: str, source: str, force_field: str, request: Request, tools: dict, **extra) -> dict:

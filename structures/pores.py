@@ -24,6 +24,20 @@ from .errors import StructureError
 from .read import LIMIT_SELF
 from .settings import StructureSettings
 
+
+def versions(*dists: str) -> dict[str, str | None]:
+    """Installed version of each distribution (None when it is not installed), for provenance."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for d in dists:
+        try:
+            out[d] = version(d)
+        except PackageNotFoundError:
+            out[d] = None
+    return out
+
+
 MODES = {"fast": "LOW", "exact": "DEF"}
 JITTER_A = 1e-3
 MC_SAMPLES = {"fast": 500, "exact": 2000}  # Monte Carlo samples per atom for surface and volume
@@ -145,18 +159,9 @@ def pore_geometry(
             "radii": "Zeo++ default (CCDC) radii",
             "mc_samples_per_atom": MC_SAMPLES[mode],
             "jitter_A": JITTER_A,
-            "pyzeo": _version("pyzeo"),
+            "pyzeo": versions("pyzeo")["pyzeo"],
         },
     }
-
-
-def _version(dist: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
 
 
 def is_porous(doc: dict) -> bool:
