@@ -124,3 +124,69 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     interaction: Mapped[Interaction] = relationship(back_populates="feedback")
+
+
+# --- Several `mdbot slack` processes on one database (migration 0003; written by journal/coordination.py).
+# Times are epoch seconds (Float): leases are arithmetic on them, the same on SQLite and PostgreSQL.
+
+
+class SlackProcess(Base):
+    """One running `mdbot slack` process and its heartbeat: a process whose heartbeat is older than the
+    lease (or that said it stopped) is gone, and what it owned is taken over by another."""
+
+    __tablename__ = "slack_processes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(20))  # socket, http
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float, index=True)
+    stopped_at: Mapped[float | None] = mapped_column(Float)
+
+
+class SlackEvent(Base):
+    """An event delivered by Slack, by key (``event:<event_id>``): the first process to insert it handles it,
+    every later delivery (a retry, another connection) is a duplicate. ``state`` is ``new`` until its
+    request exists (or it was ignored); a ``new`` event of a process that is gone is taken over."""
+
+    __tablename__ = "slack_events"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(10), index=True)  # new, done
+    body: Mapped[dict | None] = mapped_column(JSON)  # kept while new, so another process can take it over
+    received_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class SlackThread(Base):
+    """A thread the bot is in: follow-ups there need no mention, whichever process receives them."""
+
+    __tablename__ = "slack_threads"
+
+    thread_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    since: Mapped[float] = mapped_column(Float)
+
+
+class SlackRequest(Base):
+    """A message the bot works on (bot/lifecycle.py), in flight or done, with the process that owns it.
+    ``key`` (``<channel>:<message ts>``) is unique: one request per message, whichever event brought it."""
+
+    __tablename__ = "slack_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    thread_id: Mapped[str] = mapped_column(String(200), index=True)
+    user_id: Mapped[str] = mapped_column(String(100), index=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    thread_ts: Mapped[str] = mapped_column(String(50))
+    message_ts: Mapped[str] = mapped_column(String(50))
+    text: Mapped[str] = mapped_column(Text)
+    files: Mapped[list] = mapped_column(JSON, default=list)
+    status_ts: Mapped[str | None] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(12), index=True)  # new queued started answered closed
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    turn_id: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str | None] = mapped_column(Text)  # why it was closed
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    updated_at: Mapped[float] = mapped_column(Float)
