@@ -90,6 +90,7 @@ class MockSlack:
         self._rate_limited: dict[str, tuple[int, int]] = {}  # method -> (calls still to refuse, Retry-After)
         self.limited: list[Call] = []  # the calls answered 429
         self._failing: dict[str, str] = {}
+        self.usergroups: dict[str, list[str]] = {}  # user group ID -> member IDs (usergroups.users.list)
         self._ts = itertools.count(1)
         self._cond = threading.Condition()
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -272,6 +273,12 @@ class MockSlack:
         return 200, body, {}
 
     # ----------------------------------------------------------------------------------------- methods
+    def _api_usergroups_users_list(self, p):
+        # Slack answers no_such_subteam for an ID it does not know; usergroup is required
+        if p.get("usergroup") not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[p["usergroup"]])}
+
     def _api_auth_test(self, p):
         return {"ok": True, "url": "https://lab.slack.com/", "team": "The Lab", "user": "mdbot",
                 "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID}  # fmt: skip

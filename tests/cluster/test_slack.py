@@ -112,3 +112,27 @@ def test_bot_restart_while_a_job_runs_is_followed_and_reported_once(slack_cluste
     assert (
         len([u for u in first.slack.uploads_in("CLAB", "3300.000100") if u["filename"] == "log.lammps"]) == 1
     )
+
+
+def test_a_user_group_decides_who_may_submit(slack_cluster, tmp_path):
+    """MDBOT_CLUSTER_USER_GROUP: Slack's usergroups.users.list says who is in; a member outside it is told
+    why, and where Slack will not say (no usergroups:read scope), nobody outside the admins is let in."""
+    slack = MockSlack().__enter__()
+    try:
+        slack.usergroups["S0MDLAB"] = ["UALICE"]
+        b = slack_cluster(slack=slack, user_group="S0MDLAB")
+        ask(b, "3300.000100", "submit", lj(), user="UEVE")
+        final(b, "3300.000100", "Only the members of the lab's cluster group may submit jobs to testcluster")
+        ask(b, "3300.000200", "submit", lj(), user="UALICE")
+        final(b, "3300.000200", "Ready to submit to testcluster")
+        asked = [c.params.get("usergroup") for c in slack.calls_of("usergroups.users.list")]
+        assert asked == ["S0MDLAB"]  # one lookup: the members are cached between requests
+        slack.fail("usergroups.users.list", "missing_scope")
+        fresh = slack_cluster(slack=slack, data_dir=tmp_path / "brain2", user_group="S0MDLAB", admins=["UADMIN"])
+        ask(fresh, "3300.000300", "submit", lj(), user="UALICE")
+        final(fresh, "3300.000300", "may submit jobs to testcluster")
+        ask(fresh, "3300.000400", "submit", lj(), user="UADMIN")
+        final(fresh, "3300.000400", "Ready to submit to testcluster")
+        assert not b.store.recent() and not fresh.store.recent()  # nothing submitted without a confirmation
+    finally:
+        slack.__exit__(None, None, None)
