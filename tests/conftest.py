@@ -90,26 +90,59 @@ def make_lab_docs(root: Path) -> Path:
     return docs
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The directory ``name``, filled by ``build(directory)`` once per test run and shared by every
+    pytest-xdist worker of the run (each has its own base temp directory below one the run shares). The first
+    worker to ask builds it under a file lock; the others wait for the lock and use the result. A failed build
+    leaves no completion mark, so the next worker tries again and reports its own error. Read-only by
+    convention: a fixture that changes what it finds copies it first."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    target = base / f"built-once-{name}"
+    with FileLock(f"{target}.lock"):
+        if not (target / ".complete").is_file():
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
+            build(target)
+            (target / ".complete").touch()
+    return target
+
+
+def _build_manual_knowledge(root: Path) -> None:
+    """The expensive part of the knowledge base (the manual pages and the installed examples and potentials,
+    about 1,000 passages to embed), built once per run."""
+    from mdbot.retrieval.ingest import ingest
+    from mdbot.retrieval.settings import RetrievalSettings
+
+    pages = root / "manual"
+    pages.mkdir()
+    for page in PAGES:
+        source = next(f for f in (MANUAL / f"{page}.rst", MANUAL / f"{page}.html") if f.is_file())
+        shutil.copy(source, pages / source.name)
+    report = ingest([pages], "manual", RetrievalSettings(_env_file=None, data_dir=root / "data"))
+    assert not report.errors, report.errors
+
+
 @pytest.fixture(scope="session")
 def knowledge(tmp_path_factory):
-    """(settings, pages dir, docs dir) of an ingested knowledge base."""
+    """(settings, pages dir, docs dir) of an ingested knowledge base of this worker's own: a copy of the
+    run's shared manual part (so tests may add to it or edit its lab docs) plus freshly ingested lab docs."""
     if not MANUAL.is_dir():
         pytest.skip(f"manual corpus not found at {MANUAL}")
     from mdbot.retrieval.ingest import ingest
     from mdbot.retrieval.settings import RetrievalSettings
 
+    shared = built_once(tmp_path_factory, "knowledge", _build_manual_knowledge)
     root = tmp_path_factory.mktemp("knowledge")
-    pages = root / "manual"
-    pages.mkdir()
-    for page in PAGES:
-        shutil.copy(MANUAL / f"{page}.html", pages / f"{page}.html")
+    shutil.copytree(shared / "data", root / "data")
     docs = make_lab_docs(root)
     settings = RetrievalSettings(_env_file=None, data_dir=root / "data")
-    report = ingest([pages], "manual", settings, include_installed=True)
-    assert not report.errors, report.errors
     report = ingest([docs], "docs", settings, include_installed=False)
     assert not report.errors, report.errors
-    return settings, pages, docs
+    return settings, shared / "manual", docs
 
 
 # ------------------------------------------------------------------ brains with scripted models

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import built_once
+
+
+def _prepare_smoke_model(root) -> None:
+    from mdbot.finetune.models import smoke_model
+
+    smoke_model(root / "models")
+
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory):
-    """mdbot's data directory with the smoke model prepared once per session for all training tests
-    (test_train and test_pipeline both use it; defined here so it is one fixture, not one per module)."""
+    """mdbot's data directory with the smoke model prepared once per test run for all training tests, whichever
+    pytest-xdist worker runs them (test_train and test_pipeline both use it). The data directory is this
+    worker's own; its ``models`` is the run's shared, read-only preparation."""
     pytest.importorskip("trl")
-    from mdbot.finetune.models import smoke_model
-
+    shared = built_once(tmp_path_factory, "smoke-model", _prepare_smoke_model)
     root = tmp_path_factory.mktemp("ft-data")
-    smoke_model(root / "models")
+    (root / "models").symlink_to(shared / "models", target_is_directory=True)
     return root
