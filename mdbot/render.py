@@ -16,6 +16,23 @@ _STYLE = {
 }
 
 
+def health_line(result: RunResult) -> str:
+    """The health verdict in words: never "ok" for a job that failed or was refused."""
+    h = result.health
+    if result.status == "rejected":
+        return "[magenta]not run[/] (the script was refused)"
+    if result.status != "ok":
+        issues = "; ".join(h.issues)
+        return f"[red]broken[/] (the run ended: {result.status}" + (f"; {issues}" if issues else "") + ")"
+    if not h.ok:
+        return "[red]broken[/]: " + "; ".join(h.issues)
+    if h.verdict == "equilibrating":
+        return "[yellow]" + (h.reason or "not equilibrated yet") + "[/]"
+    if h.verdict == "equilibrated":
+        return "[green]" + (h.reason or "equilibrated") + "[/]"
+    return "[green]ok[/] (no health problem found)"
+
+
 def print_result(result: RunResult, title: str) -> None:
     console = Console()
     console.print(f"[{_STYLE[result.status]}]{title}: {result.status}[/] in {result.wall_s:.2f} s")
@@ -46,8 +63,7 @@ def print_result(result: RunResult, title: str) -> None:
         console.print(f"final step: {result.final_step}")
     if result.performance.timesteps_per_s:
         console.print(f"performance: {result.performance.timesteps_per_s:g} timesteps/s")
-    health = "[green]ok[/]" if result.health.ok else "[red]" + "; ".join(result.health.issues) + "[/]"
-    console.print(f"health: {health}", highlight=False)
+    console.print(f"health: {health_line(result)}", highlight=False)
     if result.warnings:
         console.print(
             f"[yellow]{len(result.warnings)} warning(s):[/] " + "; ".join(result.warnings[:3]),

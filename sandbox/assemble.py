@@ -68,11 +68,12 @@ def rejected(
     file: str | None = None,
 ) -> RunResult:
     """A job refused before LAMMPS ran (the policy, or no sandbox available)."""
-    from .result import ErrorInfo, RunResult
+    from .result import ErrorInfo, HealthInfo, RunResult
 
     return RunResult(
         status="rejected",
         error=ErrorInfo(message=message, command=command, line=line, file=file or job.name, hint=hint),
+        health=HealthInfo(ok=False, verdict="not run", reason="the script was refused before it ran"),
         files=files(job.workdir),
         workdir=str(job.workdir),
     )
@@ -88,7 +89,7 @@ def assemble(
     epilogue_from: int | None = None,
 ) -> RunResult:
     """The result document of a job that ran; ``log_text`` gives the log for the tail of a failed job."""
-    from .result import ErrorInfo, RunResult
+    from .result import ErrorInfo, HealthInfo, RunResult
 
     try:
         return _assemble(job, ex, log, log_text, pictures_ok=pictures_ok, epilogue_from=epilogue_from)
@@ -102,9 +103,19 @@ def assemble(
                 hint="The job left files mdbot cannot process; see the job directory.",
             ),
             notes=job.notes,
+            health=HealthInfo(ok=False, verdict="broken", reason="its output could not be read"),
             files=files(job.workdir),
             workdir=str(job.workdir),
         )
+
+
+def _health_info(health, status: str):
+    """The health of the document: a job that did not finish is never "ok" (its verdict is ``broken``)."""
+    from .result import HealthInfo
+
+    if status != "ok":
+        return HealthInfo(ok=False, issues=health.issues, verdict="broken", reason=f"the run ended: {status}")
+    return HealthInfo(ok=health.ok, issues=health.issues, verdict=health.verdict, reason=health.reason)
 
 
 def _assemble(
@@ -118,7 +129,7 @@ def _assemble(
 ) -> RunResult:
     from .diagnose import diagnose
     from .health import assess
-    from .result import ErrorInfo, HealthInfo, Performance, RunResult, Thermo, subsample
+    from .result import ErrorInfo, Performance, RunResult, Thermo, subsample
 
     error = None
     status = _STATUS[ex.status]
@@ -152,7 +163,7 @@ def _assemble(
         thermo=[
             Thermo(columns=t.columns, rows=subsample(t.rows), rows_total=len(t.rows)) for t in log.tables
         ],
-        health=HealthInfo(ok=health.ok, issues=health.issues),
+        health=_health_info(health, status),
         final_step=log.final_step,
         performance=Performance(timesteps_per_s=log.timesteps_per_s),
         files=files(job.workdir),

@@ -127,6 +127,14 @@ def _v2_base() -> Path | None:
     return own if {"memory", "pids"} <= set(controllers) else None
 
 
+def available() -> bool:
+    """Whether per-job cgroups can be made here (v2 with the memory and pids controllers delegated)."""
+    try:
+        return _v2_base() is not None
+    except OSError:
+        return False
+
+
 def create(job_id: str, memory_mb: int, max_pids: int) -> JobCgroup | None:
     """A cgroup for one job below mdbot's own, or None when this host does not let us make one.
 

@@ -339,7 +339,7 @@ def _validate(settings: SandboxSettings, ranks: int, threads: int, timeout: floa
     t = settings.timeout_s if timeout is None else timeout
     if t <= 0 or t > settings.max_timeout_s:
         raise JobInputError(
-            f"--timeout must be between 0 and {settings.max_timeout_s:g} s (MDBOT_MAX_TIMEOUT_S)"
+            f"--timeout must be more than 0 and at most {settings.max_timeout_s:g} s (MDBOT_MAX_TIMEOUT_S)"
         )
     return t
 

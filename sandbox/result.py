@@ -27,6 +27,10 @@ class Thermo(BaseModel):
 class HealthInfo(BaseModel):
     ok: bool = True
     issues: list[str] = Field(default_factory=list)
+    verdict: str = Field(
+        "ran", description="broken | equilibrating | equilibrated | ran | not run (sandbox/health.py)"
+    )
+    reason: str = ""
 
 
 class Performance(BaseModel):

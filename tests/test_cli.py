@@ -72,7 +72,9 @@ def test_policy_rejection_exit_zero_with_status_rejected(cli_env, tmp_path):
     [
         (["run", "does-not-exist.in"], "script not found"),
         (["run", "{script}", "--np", "0"], "--np must be between 1"),
-        (["run", "{script}", "--timeout", "-1"], "--timeout must be between"),
+        (["run", "{script}", "--timeout", "-1"], "--timeout must be more than 0 and at most"),
+        (["run", "{script}", "--timeout", "0"], "--timeout must be more than 0 and at most"),
+        (["run", "units lj"], "expect the path of an input script file"),
         (["run", "{script}", "--file", "missing.data"], "input file not found"),
         (["check", "{binary}"], "binary file"),
         (["check", "{empty}"], "empty"),

@@ -150,14 +150,24 @@ class Journal:
         return turn_id
 
     def add_feedback(
-        self, turn_id: str, rating: int, user_id: str | None = None, comment: str | None = None
+        self,
+        turn_id: str,
+        rating: int,
+        user_id: str | None = None,
+        comment: str | None = None,
+        replace: bool = False,
     ) -> int:
-        """Store a 👍 (+1) or 👎 (−1), optionally with a comment. Raises KeyError for an unknown turn."""
+        """Store a 👍 (+1) or 👎 (−1), optionally with a comment. Raises KeyError for an unknown turn.
+        ``replace``: this user's earlier ratings of the turn are removed first (the console's /good, /bad)."""
         if rating not in (1, -1):
             raise ValueError("rating must be +1 or -1")
         with self.sessions.begin() as session:
             if session.get(Interaction, turn_id) is None:
                 raise KeyError(turn_id)
+            if replace:
+                earlier = select(Feedback).where(Feedback.interaction_id == turn_id, Feedback.user_id == user_id)
+                for old in session.scalars(earlier).all():
+                    session.delete(old)
             fb = Feedback(interaction_id=turn_id, rating=rating, user_id=user_id, comment=comment)
             session.add(fb)
             session.flush()

@@ -27,10 +27,38 @@ def test_thermostat_target_and_ensemble():
 
 
 def test_temperature_far_from_target():
+    """Far from the target over many damping times (6000 fs, Tdamp 100 fs) and not moving toward it."""
     cmds = commands("units real\nfix 1 all nvt temp 300 300 100\n")
-    rows = [[i * 10, t] for i, t in enumerate([300, 500, 520, 510, 505, 515])]
-    issues = assess(_log(["Step", "Temp"], rows), cmds).issues
-    assert any("far from the thermostat target 300" in i for i in issues)
+    rows = [[i * 1000, t] for i, t in enumerate([300, 500, 520, 510, 505, 515, 512])]
+    health = assess(_log(["Step", "Temp"], rows), cmds)
+    assert any("far from the thermostat target 300" in i for i in health.issues)
+    assert health.verdict == "broken" and not health.ok
+
+
+def test_far_from_target_in_a_short_run_is_not_equilibrated_yet():
+    """The same temperatures over 60 fs, under ten damping times: too short to judge, not a failure."""
+    cmds = commands("units real\nfix 1 all nvt temp 300 300 100\n")
+    rows = [[i * 10, t] for i, t in enumerate([300, 500, 520, 510, 505, 515, 512])]
+    health = assess(_log(["Step", "Temp"], rows), cmds)
+    assert health.ok and health.verdict == "equilibrating"
+    assert "not equilibrated yet" in health.reason and "run longer" in health.reason
+
+
+def test_settled_near_the_target_is_equilibrated_and_a_trend_toward_it_is_not():
+    cmds = commands("units lj\nfix 1 all nvt temp 1.0 1.0 0.1\n")
+    flat = [[i * 100, 1.0 + 0.02 * (-1) ** i] for i in range(20)]
+    rising = [[i * 100, 0.5 + 0.02 * i] for i in range(20)]
+    settled = assess(_log(["Step", "Temp"], flat), cmds)
+    assert settled.verdict == "equilibrated" and "target 1" in settled.reason
+    moving = assess(_log(["Step", "Temp"], rising), cmds)
+    assert moving.ok and moving.verdict == "equilibrating"
+
+
+def test_thermo_summary():
+    from mdbot.sandbox.health import thermo_summary
+
+    lines = thermo_summary(["Step", "Temp", "PotEng"], [[0, 1.5, -6.0], [10, 1.0, -5.0], [20, 1.2, -5.2]])
+    assert lines[0].startswith("Temp 1.5 → 1.2 (last half: ") and lines[1].startswith("PotEng -6 → -5.2")
 
 
 def test_pressure_blow_up_and_lost_atoms():

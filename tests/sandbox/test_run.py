@@ -64,7 +64,7 @@ def test_result_document_matches_contract(settings, tmp_path):
     assert doc["status"] == "ok"
     assert doc["thermo"][0]["columns"][0] == "Step"
     assert [r[0] for r in doc["thermo"][0]["rows"]] == [0, 10, 20, 30, 40, 50]
-    assert set(doc["health"]) == {"ok", "issues"}
+    assert set(doc["health"]) == {"ok", "issues", "verdict", "reason"}
     names = {f["name"] for f in doc["files"]}
     assert {"in.small", "log.lammps"} <= names
     workdir = Path(doc["workdir"])
