@@ -13,18 +13,20 @@ feedback buttons :mod:`bot.feedback`'s. This module is the wiring: Bolt's listen
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.context.set_suggested_prompts import SetSuggestedPrompts
 from slack_sdk import WebClient
 
 from . import feedback, intake, replies
 from . import files as attachments
+from .agent import Agent, Stream
+from .fleet import Fleet
+from .home import Home
 from .intake import clean_text
 from .jobs import Job, JobQueue, Refused
 from .lifecycle import Phase, Request
@@ -38,34 +40,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 COMMAND = "/lammps"
+SHORTCUT = "mdbot_ask_about"  # the message shortcut "Ask mdbot about this" (bot/manifest.yaml)
 ACCEPTED_SUBTYPES = {None, "file_share", "thread_broadcast"}  # every other subtype is not a user's message
 USAGE = (
     "\n\n*Where to find me:* mention me in a channel (I answer in a thread; reply there without mentioning "
     "me), send me a direct message, or type `/lammps &lt;request&gt;`. Attach input, data and potential "
     "files to your message or a thread reply."
 )
-
-
-class _Seen:
-    """Keys seen in the last hour (Slack retries an event for up to about an hour)."""
-
-    def __init__(self, ttl_s: float = 3600.0, size: int = 20_000):
-        self.ttl, self.size = ttl_s, size
-        self._keys: OrderedDict[tuple, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def first(self, *key) -> bool:
-        """True the first time ``key`` is offered (and records it), False afterwards."""
-        now = time.monotonic()
-        with self._lock:
-            while self._keys and (
-                len(self._keys) > self.size or now - next(iter(self._keys.values())) > self.ttl
-            ):
-                self._keys.popitem(last=False)
-            if key in self._keys:
-                return False
-            self._keys[key] = now
-            return True
 
 
 class SlackBot:
@@ -91,14 +72,22 @@ class SlackBot:
         self.bot_user_id: str = auth["user_id"]
         self.bot_id: str | None = auth.get("bot_id")
         self.team: str = auth.get("team", "")
+        self.team_id: str | None = auth.get("team_id")
+        self.workspace_url: str = auth.get("url", "")
         self.queue = JobQueue(
             workers=settings.workers,
             queue_limit=settings.queue_limit,
             user_concurrency=settings.user_concurrency,
             user_rate=settings.user_rate,
         )
-        self._seen = _Seen()
-        self._followed: set[str] = set()
+        self.fleet = Fleet(
+            getattr(brain, "journal", None),
+            lease_s=settings.lease_s,
+            heartbeat_s=settings.heartbeat_s,
+            mode="socket" if settings.socket_mode else "http",
+        )
+        self.agent = Agent(self.client)
+        self.home = Home(self, settings.home_interval_s)
         self.cluster = None  # the lab's Slurm cluster in Slack (bot/cluster.py), when one is set up
         if cluster is not None:
             from .cluster import ClusterDesk
@@ -115,6 +104,7 @@ class SlackBot:
         self._register()
         if self.cluster is not None:
             self.cluster.start()  # follows the open jobs, reports those that ended while it was away
+        self.fleet.start(self._adopt)  # heartbeats; finishes the requests of processes that are gone
 
     # --------------------------------------------------------------------------------------- wiring
     def _register(self) -> None:
@@ -122,6 +112,10 @@ class SlackBot:
         app.middleware(self._dedupe)
         app.event("app_mention")(ack=_ack, lazy=[self._on_mention])
         app.event("message")(ack=_ack, lazy=[self._on_message])
+        app.event("app_home_opened")(ack=_ack, lazy=[self._on_home_opened])
+        app.event("assistant_thread_started")(ack=_ack, lazy=[self._on_thread_started])
+        app.event("assistant_thread_context_changed")(_ack)
+        app.shortcut(SHORTCUT)(ack=_ack, lazy=[self._on_shortcut])
         app.command(COMMAND)(ack=self._ack_command, lazy=[self._on_command])
         feedback.register(app, self.brain, self.poster)
         if self.cluster is not None:
@@ -129,11 +123,18 @@ class SlackBot:
         app.error(self._on_error)
 
     def _dedupe(self, body: dict, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002 - Bolt's name
-        """Slack redelivers an event it thinks we missed: the same event_id is handled once."""
+        """Slack redelivers an event it thinks we missed, and with several processes another may have it: the
+        same event_id is handled once, by whichever process claims it first (bot/fleet.py). One log line per
+        event."""
         event_id = body.get("event_id")
-        if event_id and not self._seen.first("event", event_id):
-            log.info("duplicate delivery of %s ignored", event_id)
-            return BoltResponse(status=200, body="")
+        if event_id:
+            event = body.get("event") or {}
+            kind = event.get("type")
+            keep = body if kind in ("app_mention", "message") else None  # kept until its request exists
+            if not self.fleet.first_event("event:" + event_id, keep):
+                log.info("event %s %s: duplicate delivery ignored", event_id, kind)
+                return BoltResponse(status=200, body="")
+            log.info("event %s %s in %s from %s", event_id, kind, event.get("channel"), event.get("user"))
         next()
         return None
 
@@ -141,16 +142,20 @@ class SlackBot:
         log.error("listener failed on %s: %r", body.get("type"), error, exc_info=error)
 
     # --------------------------------------------------------------------------------------- messages
-    def _on_mention(self, event: dict) -> None:
-        self._handle(event, mentioned=True)
+    def _on_mention(self, event: dict, body: dict) -> None:
+        self._handle(
+            event, mentioned=True, key="event:" + str(body.get("event_id")), team=body.get("team_id")
+        )
 
-    def _on_message(self, event: dict) -> None:
-        self._handle(event, mentioned=False)
+    def _on_message(self, event: dict, body: dict) -> None:
+        self._handle(
+            event, mentioned=False, key="event:" + str(body.get("event_id")), team=body.get("team_id")
+        )
 
     def follows(self, channel: str, thread_ts: str) -> bool:
-        """Whether the bot has answered in this thread (so follow-ups need no mention)."""
+        """Whether the bot has answered in this thread (so follow-ups need no mention), in any process."""
         key = f"{channel}:{thread_ts}"
-        if key in self._followed:
+        if self.fleet.follows(key):
             return True
         journal = getattr(self.brain, "journal", None)
         if journal is not None and journal.has_thread(key):
@@ -159,21 +164,22 @@ class SlackBot:
         return False
 
     def _follow(self, thread_id: str) -> None:
-        """Remember a thread the bot is in; the journal remembers them all, this is only a cache."""
-        if len(self._followed) > 50_000:
-            self._followed.clear()
-        self._followed.add(thread_id)
+        self.fleet.follow(thread_id)
 
-    def _handle(self, event: dict, mentioned: bool) -> None:
-        """Any failure of ours while taking a message the bot was asked is said in the thread."""
+    def _handle(self, event: dict, mentioned: bool, key: str | None = None, team: str | None = None) -> None:
+        """Any failure of ours while taking a message the bot was asked is said in the thread. The event is
+        done once it is taken (its request exists) or ignored; until then another process may take it over."""
         try:
-            self._take(event, mentioned)
+            self._take(event, mentioned, team)
         except Exception as exc:  # noqa: BLE001
             log.exception("could not take a message in %s", event.get("channel"))
             if mentioned or event.get("channel_type") == "im":
                 self._oops(event.get("channel", ""), event.get("thread_ts") or event.get("ts"), exc)
+        finally:
+            if key:
+                self.fleet.event_done(key)
 
-    def _take(self, event: dict, mentioned: bool) -> None:
+    def _take(self, event: dict, mentioned: bool, team: str | None = None) -> None:
         if event.get("subtype") not in ACCEPTED_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
             return  # edits, deletions, joins, and every bot's messages (ours included)
         user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
@@ -190,12 +196,6 @@ class SlackBot:
         )
         if not addressed:
             return
-        if not self._seen.first("message", channel, ts):
-            return  # the same message as app_mention and as message: answered once
-        refusal = self._channel_refusal(channel, is_dm)
-        if refusal:
-            self.poster.ephemeral(channel, user, refusal, thread_ts if thread_ts != ts else None)
-            return
         request = Request(
             user=user,
             channel=channel,
@@ -203,7 +203,15 @@ class SlackBot:
             message_ts=ts,
             text=clean_text(text, self.bot_user_id),
             files=list(event.get("files") or []),
+            team=event.get("team") or team or self.team_id,
         )
+        if not self.fleet.open(request):
+            return  # the same message as app_mention and as message, or taken by another process
+        refusal = self._channel_refusal(channel, is_dm)
+        if refusal:
+            self.poster.ephemeral(channel, user, refusal, thread_ts if thread_ts != ts else None)
+            self._mark(request, "closed", note=refusal)
+            return
         self.start(request)
 
     def _channel_refusal(self, channel: str, is_dm: bool) -> str | None:
@@ -255,9 +263,11 @@ class SlackBot:
             )
             respond(response_type="ephemeral", text=f"I couldn't start a thread here: {why}.")
             return
-        request = Request(user=user, channel=channel, thread_ts=root.ts, message_ts=root.ts, text=text)
+        request = Request(user=user, channel=channel, thread_ts=root.ts, message_ts=root.ts, text=text,
+                          team=command.get("team_id") or self.team_id)  # fmt: skip
         self._follow(request.thread_id)
-        self.start(request)
+        if self.fleet.open(request):
+            self.start(request)
 
     def help_text(self) -> str:
         from mdbot.graph.prompts import HELP_TEXT
@@ -266,24 +276,40 @@ class SlackBot:
 
     # --------------------------------------------------------------------------------------- requests
     def start(self, request: Request) -> None:
-        """Post the status message and queue the work; a refusal replaces the status message."""
+        """Show that the request is taken — the thread's status line where Slack has it, else a status
+        message — and queue the work; a refusal replaces the status message."""
         if not request.text and not request.files:
             self._say(request, *replies.info("👋 " + self.help_text()))
+            self._mark(request, "answered", note="help")
             return
         files, problems = intake.resolve(request.files, self.poster, self.settings.max_files, self._max_bytes)
         if problems:
-            self._say(request, *replies.notice("I can't use these attachments: " + "; ".join(problems), "📎"))
+            why = "I can't use these attachments: " + "; ".join(problems)
+            self._say(request, *replies.notice(why, "📎"))
+            self._mark(request, "closed", note=why)
             return
         request.files = files
         if self.cluster is not None and self.cluster.wants(request.text):
             self.cluster.take(request)  # "run this on the cluster", /lammps submit
+            self._mark(request, "answered", note="cluster")
             return
         request.lines = ["Received — working on it…"]
-        posted = self._say(request, *replies.status_blocks(request.lines))
-        if not posted.ok:
-            return  # nowhere to tell the user; the log has it
+        if self.settings.agent:
+            request.agent = self.agent.status(request.channel, request.thread_ts, "Reading your message…")
+        status_ts = None
+        if not request.agent:
+            posted = self._say(request, *replies.status_blocks(request.lines))
+            if not posted.ok:
+                self._mark(request, "closed", note=f"could not post in the thread ({posted.error})")
+                return  # nowhere to tell the user; the log has it
+            status_ts = posted.ts
         with request.transition(Phase.QUEUED):
-            request.status_ts = posted.ts
+            request.status_ts = status_ts
+        self._mark(request, "queued", status_ts=status_ts)
+        self._enqueue(request)
+
+    def _enqueue(self, request: Request) -> None:
+        """Queue a request that is QUEUED (its status shown); tell the member where it stands."""
         self._follow(request.thread_id)
         job = Job(
             user=request.user,
@@ -303,6 +329,15 @@ class SlackBot:
                     request.lines = [f"Queued — {waiting}. I'll start as soon as a worker is free."]
                     self._edit_status(request)
 
+    def _mark(self, request: Request, state: str, **values) -> None:
+        """Record a step of the request in the journal's slack_requests (one log line each); a request that
+        ended updates its member's Home tab."""
+        log.info("request %s %s in %s by %s%s", request.id, state, request.thread_id, request.user,
+                 f": {values['note']}" if values.get("note") else "")  # fmt: skip
+        self.fleet.mark(request, state, **values)
+        if state in ("answered", "closed"):
+            self.home.changed(request.user)
+
     @property
     def _max_bytes(self) -> int:
         return int(self.settings.max_file_mb * 1_000_000)
@@ -313,6 +348,8 @@ class SlackBot:
             if not started:
                 return  # closed before a worker got to it
             request.lines = ["Working on it…"]
+        self._mark(request, "started")
+        stream = self.agent.stream(request, self.settings.stream_buffer) if request.agent else None
         try:
             staged = self._download(request)
             may_run = not self.settings.runners or request.user in self.settings.runners
@@ -325,9 +362,10 @@ class SlackBot:
                 source="slack",
                 on_progress=lambda event: self._progress(request, event),
                 may_run=may_run,
+                on_token=stream.token if stream is not None else None,
             )
             self._follow(request.thread_id)
-            self._answer(request, turn)
+            self._answer(request, turn, stream)
         except attachments.AttachmentError as exc:
             self._close(request, *replies.notice(f"I couldn't use an attachment: {exc}", "📎"))
         except Exception as exc:  # noqa: BLE001 - our bug: the user is told, the log has the trace
@@ -363,22 +401,31 @@ class SlackBot:
             request.last_edit = now
             self._edit_status(request)
 
-    def _answer(self, request: Request, turn: Turn) -> None:
-        """The answer in place of the status message, then its files under it."""
-        reply = replies.answer(turn, self.settings.manual_url)
+    def _answer(self, request: Request, turn: Turn, stream: Stream | None = None) -> None:
+        """The answer in place of the status message (or of the streamed text), then its files under it.
+        A markdown block Slack will not take is sent again as mrkdwn sections; blocks it will not take at
+        all become a note and the answer as a file."""
+        reply = replies.answer(turn, self.settings.manual_url, markdown=request.agent)
         if self.cluster is not None and turn.script and turn.result and turn.turn_id:
-            reply.blocks.insert(len(reply.blocks) - 1, self.cluster.submit_button(turn.turn_id))
+            button = self.cluster.submit_button(turn.turn_id)
+            reply.blocks.insert(len(reply.blocks) - 1, button)
+            reply.tail.insert(len(reply.tail) - 1, button)
+            if reply.plain is not None:
+                reply.plain.insert(len(reply.plain) - 1, button)
         uploads = reply.uploads
         with request.transition(Phase.ANSWERED) as in_place:
 
             def show(text: str, blocks: list[dict]) -> str | None:
-                if in_place:
+                if in_place and request.status_ts:
                     return self.poster.replace(
                         request.channel, request.thread_ts, request.status_ts, text, blocks
                     ).error
                 return self._say(request, text, blocks).error  # closed meanwhile (a restart): said anew
 
-            error = show(reply.text, reply.blocks)
+            streamed = stream.finish(reply.text, reply.blocks, reply.tail) if stream is not None else None
+            error = None if streamed else show(reply.text, reply.blocks)
+            if error in BLOCK_ERRORS and reply.plain is not None:  # no markdown block here: mrkdwn sections
+                error = show(reply.text, reply.plain)
             if error in BLOCK_ERRORS:  # Slack would not show these blocks: a plain note, the answer as a file
                 note_text, note = replies.notice(
                     f"Slack would not show this answer as a message ({error}); it is attached as answer.md.",
@@ -388,11 +435,92 @@ class SlackBot:
                 show(note_text, note + buttons)
                 if not any(u.filename == "answer.md" for u in uploads):
                     uploads = [replies.answer_file(turn), *uploads]
+        self._mark(request, "answered", turn_id=turn.turn_id)
         if uploads:
             sent = self.poster.upload(request.channel, request.thread_ts, uploads)
             if not sent.ok:
                 names = ", ".join(u.filename for u in uploads)
                 self._say(request, *replies.notice(f"I couldn't upload {names}: {sent.error}.", "📎"))
+
+    # --------------------------------------------------------------------------------------- agent, Home
+    def _on_home_opened(self, event: dict) -> None:
+        """The Home tab is published; opening the DM (the Messages tab) greets with suggested prompts."""
+        user, tab, channel = event.get("user", ""), event.get("tab"), event.get("channel", "")
+        if tab == "home" and user:
+            self.home.opened(user)
+        elif tab == "messages" and channel and self.settings.agent:
+            self.agent.prompts(SetSuggestedPrompts(self.client, channel), channel)
+
+    def _on_thread_started(self, event: dict) -> None:
+        """A member opened a new assistant thread (Slack's agent view): its suggested prompts."""
+        thread = event.get("assistant_thread") or {}
+        channel, ts = thread.get("channel_id", ""), thread.get("thread_ts")
+        if channel and ts and self.settings.agent:
+            self.agent.prompts(SetSuggestedPrompts(self.client, channel, ts), channel, ts)
+
+    def _on_shortcut(self, shortcut: dict, respond: Callable[..., object]) -> None:
+        """ "Ask mdbot about this" on a message: a pasted error, log or script someone posted is explained or
+        checked in that message's thread, for the member who asked."""
+        message = shortcut.get("message") or {}
+        user = (shortcut.get("user") or {}).get("id", "")
+        channel = (shortcut.get("channel") or {}).get("id", "")
+        ts = message.get("ts") or shortcut.get("message_ts")
+        text = clean_text(message.get("text") or "", self.bot_user_id)
+        if not (user and channel and ts):
+            return
+        if not text and not message.get("files"):
+            respond(response_type="ephemeral", text="That message has no text or files for me to look at.")
+            return
+        refusal = self._channel_refusal(channel, channel.startswith("D")) or self.queue.refusal(user)
+        if refusal:
+            respond(response_type="ephemeral", text=refusal)
+            return
+        request = Request(user=user, channel=channel, thread_ts=message.get("thread_ts") or ts, message_ts=ts,
+                          text=text, files=list(message.get("files") or []),
+                          team=(shortcut.get("team") or {}).get("id") or self.team_id)  # fmt: skip
+        if not self.fleet.open(request):
+            respond(response_type="ephemeral", text="I have taken that message already; see its thread.")
+            return
+        probe = self.poster.post(
+            channel, request.thread_ts, *replies.info(f"🔎 <@{user}> asked me about this message.")
+        )
+        if not probe.ok:
+            why = ("I'm not in this conversation — invite me with `/invite @mdbot`, or forward the message to me "
+                   "in a DM" if probe.error in ("not_in_channel", "channel_not_found") else
+                   f"Slack refused my message ({probe.error})")  # fmt: skip
+            respond(response_type="ephemeral", text=f"I couldn't answer there: {why}.")
+            self._mark(request, "closed", note=why)
+            return
+        self.start(request)
+
+    def _adopt(self, claimed) -> None:
+        """Finish what a process that is gone left: an event it had not taken is taken here; a queued request
+        is worked on here; a request it was working on is ended with a word to the member."""
+        if claimed.kind == "event":
+            body = claimed.body or {}
+            event = body.get("event") or {}
+            self._handle(event, event.get("type") == "app_mention", claimed.key, body.get("team_id"))
+            return
+        row = claimed.request
+        request = Request(user=row["user_id"], channel=row["channel"], thread_ts=row["thread_ts"],
+                          message_ts=row["message_ts"], text=row["text"], files=list(row["files"] or []),
+                          id=row["id"], team=self.team_id)  # fmt: skip
+        if row["state"] == "new":
+            self.start(request)
+            return
+        with request.transition(Phase.QUEUED):
+            request.status_ts, request.agent = row["status_ts"], row["status_ts"] is None
+        if row["state"] == "queued":
+            request.lines = ["Picked up by another of my processes…"]
+            self._enqueue(request)
+        else:
+            self._close(
+                request,
+                *replies.notice(
+                    "The process working on this request stopped before it finished; please send it again.",
+                    "🔁",
+                ),
+            )
 
     # --------------------------------------------------------------------------------------- saying
     def _say(self, request: Request, text: str, blocks: list[dict]) -> Sent:
@@ -400,7 +528,10 @@ class SlackBot:
         return self.poster.post(request.channel, request.thread_ts, text, blocks)
 
     def _edit_status(self, request: Request) -> None:
-        """The status message shows ``request.lines`` (called within the request's phase)."""
+        """The status line or message shows ``request.lines`` (called within the request's phase)."""
+        if request.agent:
+            self.agent.status(request.channel, request.thread_ts, request.lines[-1])
+            return
         self.poster.edit(
             request.channel, request.status_ts, *replies.status_blocks(request.lines), progress=True
         )
@@ -409,10 +540,11 @@ class SlackBot:
         """End the request with a notice in place of its status message — or in a new message when that
         holds its final text already (an answer that is shown is never overwritten)."""
         with request.transition(Phase.CLOSED) as in_place:
-            if in_place:
+            if in_place and request.status_ts:
                 self.poster.replace(request.channel, request.thread_ts, request.status_ts, text, blocks)
             else:
                 self._say(request, text, blocks)
+        self._mark(request, "closed", note=text[:300])
 
     def _oops(self, channel: str, thread_ts: str | None, exc: Exception) -> None:
         """Last resort when taking a message failed before a request existed."""
@@ -426,6 +558,7 @@ class SlackBot:
         still = self.queue.shutdown(grace_s)
         if still:
             log.warning("%d request(s) were still running at shutdown", still)
+        self.fleet.stop()
         if self.cluster is not None:
             self.cluster.close()  # the jobs stay in the journal; the next start follows them
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,12 +67,22 @@ class Request:
     status_ts: str | None = None  # set by the move to QUEUED
     lines: list[str] = field(default_factory=list)  # the status message's steps, the current one last
     last_edit: float = 0.0  # time.monotonic() of the last progress edit
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # in logs and the journal's slack_requests
+    agent: bool = (
+        False  # the thread's status line shows progress (Slack's agent experience), no status message
+    )
+    team: str | None = None  # the member's workspace (streaming to a channel names its recipient)
     _phase: Phase = field(default=Phase.NEW, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def thread_id(self) -> str:
         return f"{self.channel}:{self.thread_ts}"
+
+    @property
+    def key(self) -> str:
+        """The message this request answers: one request per message, whichever event brought it."""
+        return f"{self.channel}:{self.message_ts}"
 
     @property
     def phase(self) -> Phase:

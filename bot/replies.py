@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import mrkdwn
@@ -21,6 +21,9 @@ MAX_SECTIONS = (
     4  # about 11 600 characters in the message (Slack refuses very long block sets); more: answer.md
 )
 LOG_UPLOAD_BYTES = 20_000_000
+MARKDOWN_LIMIT = 12_000  # Slack's markdown block: 12 000 characters per message
+_CITE = re.compile(r"\[(\d+)\](?!\()")
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
 _FILES_LINE = re.compile(r"\n*^Files \(.*\): .*$", re.M)
 
 
@@ -45,6 +48,10 @@ class Reply:
     text: str  # notification / fallback text
     blocks: list[dict]
     uploads: list[Upload]
+    tail: list[dict] = field(
+        default_factory=list
+    )  # what follows the answer's text: sources, details, buttons
+    plain: list[dict] | None = None  # the same answer in mrkdwn sections, where a markdown block is refused
 
 
 def section(text: str) -> dict:
@@ -136,8 +143,27 @@ def feedback_block(turn_id: str) -> dict:
     }
 
 
-def answer(turn, manual_url: str) -> Reply:
-    """The final message that replaces the status message, and the files to upload under it."""
+def markdown_block(text: str) -> dict:
+    """Slack's ``markdown`` block: standard Markdown (code fences, tables, links) rendered by Slack."""
+    return {"type": "markdown", "text": text}
+
+
+def _linked(body: str, link) -> str:
+    """Citation numbers as Markdown links to their sources, outside code."""
+    out = []
+    for i, part in enumerate(_CODE.split(body)):
+        if i % 2:
+            out.append(part)  # code: as written
+        else:
+            out.append(
+                _CITE.sub(lambda m: f"[[{m[1]}]]({link(int(m[1]))})" if link(int(m[1])) else m[0], part)
+            )
+    return "".join(out)
+
+
+def answer(turn, manual_url: str, markdown: bool = False) -> Reply:
+    """The final message that replaces the status message, and the files to upload under it. ``markdown``:
+    the answer's text in one markdown block when it fits (``plain`` keeps the mrkdwn sections)."""
     uploads: list[Upload] = []
     cites = [c for c in turn.citations if c.get("cited", True)] or turn.citations
     by_n = {c["n"]: c for c in turn.citations}
@@ -154,19 +180,29 @@ def answer(turn, manual_url: str) -> Reply:
             f"_The answer is too long for one Slack message ({len(turn.answer):,} characters): its beginning "
             "is above, and the whole answer is in `answer.md` below._"
         ]
-    blocks = [section(p) for p in parts]
+    tail = []
     if cites:
-        blocks.append(section(_sources(cites, manual_url)))
+        tail.append(section(_sources(cites, manual_url)))
     if script_turn:
         uploads += _result_uploads(turn)
     meta = [f"{turn.intent or '?'}", turn.outcome or "?"]
     if turn.attempts:
         meta.append(f"{len(turn.attempts)} attempt(s)")
     meta += [f"{turn.model_calls} model call(s)", f"{turn.latency_s:.1f} s"]
-    blocks.append(context(" · ".join(meta)))
+    tail.append(context(" · ".join(meta)))
     if turn.turn_id:
-        blocks.append(feedback_block(turn.turn_id))
-    return Reply(text=_fallback(parts[0]), blocks=blocks, uploads=uploads)
+        tail.append(feedback_block(turn.turn_id))
+    plain = [section(p) for p in parts] + tail
+    text = (body or "").strip()
+    if (
+        markdown
+        and text
+        and len(text) <= MARKDOWN_LIMIT
+        and not any(u.filename == "answer.md" for u in uploads)
+    ):
+        blocks = [markdown_block(_linked(text, link)), *tail]
+        return Reply(text=_fallback(parts[0]), blocks=blocks, uploads=uploads, tail=tail, plain=plain)
+    return Reply(text=_fallback(parts[0]), blocks=plain, uploads=uploads, tail=tail)
 
 
 def answer_file(turn) -> Upload:

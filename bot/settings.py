@@ -49,8 +49,41 @@ class SlackSettings(BaseSettings):
     progress_interval_s: float = Field(
         3.0, ge=0, description="Least time between two edits of a status message (Slack rate limits)."
     )
+    # --- Slack's agent experience and the Home tab
+    agent: bool = Field(
+        True,
+        description="Use the thread status line, suggested prompts and streamed replies where Slack has them.",
+    )
+    stream_buffer: int = Field(
+        120,
+        ge=1,
+        le=12000,
+        description="Characters of a streamed answer gathered before each chat.appendStream.",
+    )
+    admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="User IDs who see usage and feedback counts on the Home tab."
+    )
+    home_interval_s: float = Field(
+        10.0,
+        ge=0,
+        description="Least time between two updates of one member's Home tab (views.publish limits).",
+    )
+    # --- several processes (coordinated in the journal's database)
+    lease_s: float = Field(
+        30.0, gt=0, description="A process silent this long is gone; another finishes its requests or tells."
+    )
+    heartbeat_s: float = Field(
+        5.0, gt=0, description="How often a process says it is alive and looks for orphans."
+    )
+    # --- retention
+    retention_days: float = Field(
+        30.0, ge=0, description="Job directories and pictures older than this are removed (0: kept forever)."
+    )
+    retention_floor_h: float = Field(
+        24.0, ge=1, description="Never remove a directory with a file changed this recently (a running job)."
+    )
 
-    @field_validator("channels", "runners", mode="before")
+    @field_validator("channels", "runners", "admins", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

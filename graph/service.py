@@ -162,12 +162,14 @@ class Brain:
         on_progress: Progress | None = None,
         may_run: bool = True,
         intent: str | None = None,
+        on_token: Callable[[str], None] | None = None,
     ) -> Turn:
         """Run one message through the graph; never raises for what the message or the models do.
 
         ``may_run=False`` (the bot's access control) answers questions but starts no sandbox job: a requested
         script is written and shown, not run. ``intent`` skips routing (``mdbot eval code`` sends every task
-        down the generate path, whatever its wording)."""
+        down the generate path, whatever its wording). ``on_token`` gets the answer's text as the model
+        streams it (the Q&A and explain answers; LangGraph's ``messages`` stream), for a live reply."""
         from langchain_core.messages import HumanMessage
 
         thread_id = thread_id or f"{source}:{uuid.uuid4()}"
@@ -185,10 +187,11 @@ class Brain:
         final: dict = {}
         error = None
         try:
-            for mode, chunk in self.graph.stream(
-                inputs, config, context=self.context, stream_mode=["custom", "values"]
-            ):
-                if mode == "custom" and on_progress:
+            modes = ["custom", "values", *(["messages"] if on_token else [])]
+            for mode, chunk in self.graph.stream(inputs, config, context=self.context, stream_mode=modes):
+                if mode == "messages":
+                    _forward_token(chunk, on_token)
+                elif mode == "custom" and on_progress:
                     try:
                         on_progress(chunk)
                     except Exception:  # noqa: BLE001 - a broken progress display must not stop the work
@@ -269,6 +272,20 @@ class Brain:
         if self.journal is not None:
             self.journal.close()
         self._close_checkpointer()
+
+
+STREAMED_NODES = frozenset({"answer", "explain"})  # nodes whose model text is the reply's text
+
+
+def _forward_token(chunk, on_token: Callable[[str], None]) -> None:
+    """A ``messages`` stream item (message chunk, metadata) to ``on_token``, when it is answer text."""
+    message, meta = chunk
+    text = getattr(message, "content", None)
+    if meta.get("langgraph_node") in STREAMED_NODES and isinstance(text, str) and text:
+        try:
+            on_token(text)
+        except Exception:  # noqa: BLE001 - a broken live display must not stop the work
+            log.exception("token callback failed")
 
 
 def _attempt_summary(a: Attempt) -> AttemptSummary:

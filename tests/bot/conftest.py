@@ -97,15 +97,17 @@ class Harness:
 
 @pytest.fixture
 def slack_app(make_brain):
-    """slack_app(instruct=, code=, judge=, retrieval=True, pictures=False, brain={…}, **slack settings)."""
+    """slack_app(instruct=, code=, judge=, retrieval=True, pictures=False, brain={…}, mock={…}, **slack settings);
+    ``mock`` goes to :class:`MockSlack` (``agent=True``: a workspace with Slack's agent features)."""
     from mdbot.bot.app import SlackBot
     from mdbot.bot.server import http_server
     from mdbot.bot.settings import SlackSettings
 
     made = []
 
-    def make(instruct=None, code=None, judge=None, retrieval=True, pictures=False, brain=None, **overrides):
-        slack = MockSlack().__enter__()
+    def make(instruct=None, code=None, judge=None, retrieval=True, pictures=False, brain=None, mock=None,
+             **overrides):  # fmt: skip
+        slack = MockSlack(**(mock or {})).__enter__()
         the_brain = make_brain(instruct, code, judge, retrieval=retrieval, pictures=pictures, **(brain or {}))
         values = dict(
             bot_token=BOT_TOKEN,

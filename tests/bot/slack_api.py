@@ -54,6 +54,8 @@ class Message:
     thread_ts: str | None
     edits: list[dict] = field(default_factory=list)  # every chat.update, in order (with "at")
     at: float = field(default_factory=time.monotonic)  # when it was posted
+    streamed: list[str] | None = None  # chat.startStream/appendStream/stopStream text chunks, in order
+    streaming: bool = False  # started and not yet stopped
 
     def all_text(self) -> str:
         """The text and every mrkdwn/plain text in the blocks."""
@@ -73,9 +75,23 @@ class Message:
         return "\n".join(out)
 
 
+AGENT_METHODS = ("assistant.threads.setStatus", "assistant.threads.setSuggestedPrompts",
+                 "assistant.threads.setTitle", "chat.startStream", "chat.appendStream", "chat.stopStream")  # fmt: skip
+
+
 class MockSlack:
-    def __init__(self, token: str = BOT_TOKEN, app_token: str = APP_TOKEN):
+    """``agent=True``: an app with Slack's agent features (``features.agent_view``); without them the
+    agent methods answer ``not_allowed``, as for an app or plan that lacks them. ``markdown=False``: the
+    ``markdown`` block is refused (``invalid_blocks``)."""
+
+    def __init__(self, token: str = BOT_TOKEN, app_token: str = APP_TOKEN, agent: bool = False,
+                 markdown: bool = True):  # fmt: skip
         self.token, self.app_token = token, app_token
+        self.agent, self.markdown = agent, markdown
+        self.statuses: list[dict] = []  # assistant.threads.setStatus calls (channel_id, thread_ts, status)
+        self.prompts: list[dict] = []  # assistant.threads.setSuggestedPrompts calls
+        self.home: dict[str, dict] = {}  # user -> the Home view published last
+        self.publishes: list[dict] = []  # every views.publish
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
         self.ephemerals: list[dict] = []
@@ -262,6 +278,10 @@ class MockSlack:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         if method in self._failing:
             return 200, {"ok": False, "error": self._failing[method]}, {}
+        if method in AGENT_METHODS and not self.agent:
+            return 200, {"ok": False, "error": "not_allowed"}, {}
+        if not self.markdown and '"type": "markdown"' in json.dumps(params.get("blocks") or []):
+            return 200, {"ok": False, "error": "invalid_blocks"}, {}
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
@@ -334,6 +354,81 @@ class MockSlack:
         url = f"{self.base}/files/{fid}/download/{urllib.request.quote(name, safe='')}"
         return {"ok": True, "file": {"id": fid, "name": name, "size": len(data), "mimetype": mimetype,
                                      "filetype": "text", "url_private_download": url}}  # fmt: skip
+
+    # --- Slack's agent experience (docs.slack.dev/reference/methods/assistant.threads.* and chat.*Stream)
+    def _api_assistant_threads_setStatus(self, p):  # noqa: N802
+        if not p.get("channel_id") or not p.get("thread_ts") or "status" not in p:
+            return {"ok": False, "error": "invalid_arguments"}
+        self.statuses.append({"channel_id": p["channel_id"], "thread_ts": p["thread_ts"], "status": p["status"],
+                              "loading_messages": p.get("loading_messages"), "at": time.monotonic()})  # fmt: skip
+        return {"ok": True}
+
+    def _api_assistant_threads_setSuggestedPrompts(self, p):  # noqa: N802
+        prompts = p.get("prompts")
+        if not p.get("channel_id") or not isinstance(prompts, list) or not prompts or len(prompts) > 4:
+            return {"ok": False, "error": "invalid_arguments"}  # one to four prompts
+        if any(not x.get("title") or not x.get("message") for x in prompts):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.prompts.append(p)
+        return {"ok": True}
+
+    def _api_assistant_threads_setTitle(self, p):  # noqa: N802
+        return {"ok": True}
+
+    @staticmethod
+    def _chunk_text(p) -> str:
+        text = p.get("markdown_text") or ""
+        for chunk in p.get("chunks") or []:
+            if chunk.get("type") == "markdown_text":
+                text += chunk.get("text", "")
+        return text
+
+    def _api_chat_startStream(self, p):  # noqa: N802
+        channel, thread_ts = p.get("channel"), p.get("thread_ts")
+        if not channel or not thread_ts:
+            return {"ok": False, "error": "invalid_arguments"}  # a stream is always a reply in a thread
+        if not channel.startswith("D") and not (p.get("recipient_user_id") and p.get("recipient_team_id")):
+            return {"ok": False, "error": "missing_recipient_user_id"}  # required in channels
+        ts = self._next_ts()
+        text = self._chunk_text(p)
+        msg = Message(channel, ts, text, [], thread_ts, streamed=[text] if text else [], streaming=True)
+        self.messages[(channel, ts)] = msg
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _api_chat_appendStream(self, p):  # noqa: N802
+        msg = self.messages.get((p.get("channel"), p.get("ts")))
+        if msg is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not msg.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        text = self._chunk_text(p)
+        msg.streamed.append(text)
+        msg.text += text
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts}
+
+    def _api_chat_stopStream(self, p):  # noqa: N802
+        msg = self.messages.get((p.get("channel"), p.get("ts")))
+        if msg is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not msg.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        text = self._chunk_text(p)
+        if text:
+            msg.streamed.append(text)
+            msg.text += text
+        msg.blocks = p.get("blocks") or []  # rendered under the streamed text
+        msg.streaming = False
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "message": {"text": msg.text, "ts": msg.ts}}
+
+    def _api_views_publish(self, p):
+        view = p.get("view") or {}
+        if not p.get("user_id") or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        self.home[p["user_id"]] = view
+        self.publishes.append(p)
+        return {"ok": True, "view": {"id": "V" + uuid.uuid4().hex[:8].upper(), **view}}
 
     def _api_views_open(self, p):
         self.views.append(p)
