@@ -21,6 +21,8 @@ _PORES = re.compile(r"\b(pores?|porosity|lcd|pld|cavity|surface area|void|channe
 _TEMPERATURE = re.compile(r"(\d+(?:\.\d+)?)\s*K\b")
 _PRESSURE = re.compile(r"(\d+(?:\.\d+)?)\s*(bar|atm|GPa)\b", re.I)
 _STEPS = re.compile(r"(\d[\d,_]*)\s*(?:time)?steps\b", re.I)
+# "with charges", "add partial charges", "equilibrate the charges", "QEq" (not "no charges")
+_CHARGES = re.compile(r"\b(?:with|add|assign|compute|equilibrate)\b[^.]{0,30}\bcharges?\b|\bqeq\b", re.I)
 _SMILES = re.compile(r"\bsmiles\b[\s:=]*`?([^\s`]+)`?", re.I)
 _DENSITY = re.compile(r"(\d+(?:\.\d+)?)\s*g\s*/\s*cm(?:3|³|\^3)", re.I)
 _COUNT = re.compile(r"(\d+)\s+molecules\b", re.I)
@@ -60,6 +62,7 @@ def _request(text: str):
         pressure=pressure,
         ensemble=ensemble,
         steps=int(re.sub(r"[,_]", "", steps.group(1))) if steps else DEFAULT_STEPS,
+        charges="qeq" if _CHARGES.search(text) else "none",
     )
 
 
@@ -87,7 +90,7 @@ def structure(state: State, runtime: Runtime[Context]) -> dict:
         built = (
             planned
             if planned and planned.get("script")
-            else {**_build(state, name, text, work), **(planned or {})}
+            else {**_build(state, name, text, work, ctx.sandbox), **(planned or {})}
         )
         return {**built, "preface": preface, "pictures": pictures}
     except StructureError as exc:
@@ -120,12 +123,12 @@ def _describe(state: State, name: str, text: str, work: Path) -> tuple[str, list
     return "\n".join(lines), [str(picture)] if picture else []
 
 
-def _build(state: State, name: str | None, text: str, work: Path) -> dict:
+def _build(state: State, name: str | None, text: str, work: Path, sandbox) -> dict:
     from mdbot.structures.service import make_setup
 
     request = _request(text)
     if name:
-        setup = make_setup(work / "setup", request, path=Path(state["files"][name]))
+        setup = make_setup(work / "setup", request, path=Path(state["files"][name]), sandbox=sandbox)
     else:
         density, count = _DENSITY.search(text), _COUNT.search(text)
         setup = make_setup(
@@ -134,6 +137,7 @@ def _build(state: State, name: str | None, text: str, work: Path) -> dict:
             smiles=smiles_in(text),
             density=float(density.group(1)) if density else (None if count else 0.8),
             count=int(count.group(1)) if count else None,
+            sandbox=sandbox,
         )
     notes = [f"Built a {setup.kind} setup: {setup.natoms} atoms, {setup.force_field}."] + [
         f"⚠️ {w}" for w in setup.warnings

@@ -64,12 +64,14 @@ class Toolbox:
         force_field: str | None = None,
         count: int | None = None,
         density: float | None = None,
+        charges: str = "none",
     ) -> dict:
-        """Build a data file, force field and input from an attached structure (name) or a SMILES liquid."""
+        """Build a data file, force field and input from an attached structure (name) or a SMILES liquid;
+        charges "qeq" equilibrates partial charges (frameworks and liquids), "none" keeps them zero."""
         from mdbot.structures.build import Request
         from mdbot.structures.service import make_setup
 
-        request = Request(temperature, pressure, ensemble, steps, force_field)
+        request = Request(temperature, pressure, ensemble, steps, force_field, charges)
         path = self._path(name) if name else None
         self.setup = make_setup(
             self.work / f"setup-{len(self.used)}",

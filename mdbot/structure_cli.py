@@ -112,6 +112,10 @@ def build(
         Optional[str],  # noqa: UP045
         typer.Option("--force-field", help="For frameworks: UFF4MOF (default), UFF or Dreiding."),
     ] = None,
+    charges: Annotated[
+        str,
+        typer.Option("--charges", help="none (lammps-interface's zero charges) or qeq (QEq in LAMMPS)."),
+    ] = "none",
     as_json: JsonOpt = False,
 ) -> None:
     """Build a data file, a force field and an input; check it and run it briefly in the sandbox."""
@@ -124,7 +128,7 @@ def build(
         _fail("give either a structure FILE or --smiles", 2, as_json)
     if smiles and count is None and density is None:
         _fail("with --smiles give --count N or --density D", 2, as_json)
-    request = Request(temperature, pressure, ensemble.lower(), steps, force_field)
+    request = Request(temperature, pressure, ensemble.lower(), steps, force_field, charges.lower())
     try:
         doc = build_and_prove(out, request, path=file, smiles=smiles, count=count, density=density)
     except StructureError as exc:

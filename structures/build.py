@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import charges as charge_eq
 from . import replicate
 from .errors import StructureError
 from .pores import versions as _versions
@@ -66,6 +67,9 @@ class Setup:
         }
 
 
+CHARGE_METHODS = ("none", "qeq")
+
+
 @dataclass
 class Request:
     """What to simulate: temperature (K), pressure (bar, NPT only), ensemble, steps of the production run."""
@@ -75,6 +79,7 @@ class Request:
     ensemble: str = "nvt"
     steps: int = 10_000
     force_field: str | None = None
+    charges: str = "none"  # "qeq": equilibrated partial charges for typed systems (structures/charges.py)
 
     def check(self) -> None:
         if not 0 < self.temperature <= 10_000:
@@ -85,6 +90,8 @@ class Request:
             raise StructureError("the pressure must be between -1e6 and 1e7 bar")
         if not 0 < self.steps <= 100_000_000:
             raise StructureError("steps must be between 1 and 100 000 000")
+        if self.charges not in CHARGE_METHODS:
+            raise StructureError(f"charges must be one of {', '.join(CHARGE_METHODS)}, not {self.charges}")
 
 
 def classify(atoms) -> str:
@@ -198,6 +205,13 @@ def build_crystal(
         natoms=len(big),
     )
     _prepend_data_header(data, prov)
+    notes = (
+        [
+            f"{style} has no partial charges: --charges {request.charges} applies to force-field-typed systems only"
+        ]
+        if request.charges != "none"
+        else []
+    )
     coeff = f"pair_coeff * * {pot_name} {' '.join(order)}" if style != "eam" else f"pair_coeff 1 1 {pot_name}"
     body = [
         *_header(prov),
@@ -211,7 +225,7 @@ def build_crystal(
         "neigh_modify every 1 delay 0 check yes",
     ]
     return _finish(
-        "crystal", out, name, body, [data, out / pot_name], f"{style} {pot_name}", prov, request, big, []
+        "crystal", out, name, body, [data, out / pot_name], f"{style} {pot_name}", prov, request, big, notes
     )
 
 
@@ -255,10 +269,13 @@ def _typing_warnings(output: str) -> list[str]:
     return notes
 
 
-def _typed(atoms, name: str, force_field: str, cutoff: float, tmp: Path) -> tuple[str, list[str], str]:
-    """lammps-interface on a P1 cell: (data file text, the setup lines of its input script, its output)."""
+def _typed(
+    atoms, name: str, force_field: str, cutoff: float, tmp: Path, charges: list[float] | None = None
+) -> tuple[str, list[str], str]:
+    """lammps-interface on a P1 cell (with ``charges`` if given): (data file text, the setup lines of its
+    input script, its output)."""
     cif = tmp / f"{name}.cif"
-    write_p1_cif(atoms, cif)  # lammps-interface wants a P1 cell
+    write_p1_cif(atoms, cif, charges)  # lammps-interface wants a P1 cell
     data, script, output = _lammps_interface(cif, force_field, cutoff, tmp)
     lines, grouping = [], False
     for ln in script.read_text().splitlines():
@@ -281,10 +298,16 @@ def _interface_setup(
     ]
     natoms = int(re.search(r"^\s*(\d+)\s+atoms", data_text, re.M).group(1))
     warnings = _typing_warnings(output)
-    if _zero_charges(data):
+    if request.charges == "qeq":
+        extra = {**extra, "charges": charge_eq.METHOD}
         warnings.append(
-            "lammps-interface writes zero charges: this setup has no electrostatics. For charges, run a charge "
-            "equilibration (for example EQeq, or LAMMPS fix qeq with parameters for these elements) and edit the data file."
+            "charges from QEq in LAMMPS (fix qeq/slater, UFF parameters): they switch on electrostatics but are "
+            "often larger than DFT-derived charges; for production work use DDEC or REPEAT charges"
+        )
+    elif _zero_charges(data):
+        warnings.append(
+            "lammps-interface writes zero charges: this setup has no electrostatics. Ask for charges "
+            "(--charges qeq) to equilibrate them with QEq in LAMMPS."
         )
     prov = _provenance(
         kind, name, force_field, request, _versions("ase", "lammps-interface", *tools), natoms=natoms, **extra
@@ -294,7 +317,13 @@ def _interface_setup(
     return _finish(kind, out, name, body, [data], force_field, prov, request, None, warnings, natoms=natoms)
 
 
-def build_framework(atoms, name: str, out: Path, request: Request, settings: StructureSettings) -> Setup:
+def _charges_for(atoms, request: Request, sandbox) -> list[float] | None:
+    return charge_eq.qeq_charges(atoms, sandbox) if request.charges == "qeq" else None
+
+
+def build_framework(
+    atoms, name: str, out: Path, request: Request, settings: StructureSettings, sandbox=None
+) -> Setup:
     ff = request.force_field or "UFF4MOF"
     if ff not in FRAMEWORK_FORCE_FIELDS:
         raise StructureError(f"frameworks are typed with {', '.join(FRAMEWORK_FORCE_FIELDS)}, not {ff}")
@@ -303,7 +332,9 @@ def build_framework(atoms, name: str, out: Path, request: Request, settings: Str
             "this framework has no hydrogen atoms: add them before typing a force field (UFF needs them)"
         )
     with tempfile.TemporaryDirectory(prefix="mdbot-build-") as tmp:
-        data_text, lines, output = _typed(atoms, name, ff, 12.5, Path(tmp))
+        data_text, lines, output = _typed(
+            atoms, name, ff, 12.5, Path(tmp), _charges_for(atoms, request, sandbox)
+        )
     natoms = int(re.search(r"^\s*(\d+)\s+atoms", data_text, re.M).group(1))
     if natoms > settings.build_max_atoms:
         raise StructureError(
@@ -327,6 +358,7 @@ def build_liquid(
     count: int | None = None,
     density: float | None = None,
     name: str | None = None,
+    sandbox=None,
 ) -> Setup:
     import numpy as np
 
@@ -358,7 +390,9 @@ def build_liquid(
         single.set_cell([side] * 3)
         single.set_pbc(True)
         single.center()
-        template, lines, output = _typed(single, name, ff, cutoff, Path(tmp))
+        template, lines, output = _typed(
+            single, name, ff, cutoff, Path(tmp), _charges_for(single, request, sandbox)
+        )
     data_text = replicate.fill(
         template, single.positions, copies, length, "LAMMPS data file written by mdbot"
     )

@@ -59,8 +59,9 @@ print("\nMDBOT-RESULT " + json.dumps({"sa": sa, "vol": vol}), flush=True)
 )
 
 
-def write_p1_cif(atoms, path: Path) -> None:
-    """A minimal P1 CIF (cell, symbol, fractional coordinates) as Zeo++ and lammps-interface read it."""
+def write_p1_cif(atoms, path: Path, charges: list[float] | None = None) -> None:
+    """A minimal P1 CIF (cell, symbol, fractional coordinates, and charges if given) as Zeo++ and
+    lammps-interface read it."""
     a, b, c, alpha, beta, gamma = atoms.cell.cellpar()
     lines = [
         "data_mdbot",
@@ -81,11 +82,13 @@ def write_p1_cif(atoms, path: Path) -> None:
         "_atom_site_fract_x",
         "_atom_site_fract_y",
         "_atom_site_fract_z",
+        *(["_atom_site_charge"] if charges is not None else []),
     ]
     for i, (sym, f) in enumerate(
         zip(atoms.get_chemical_symbols(), atoms.get_scaled_positions(wrap=True), strict=True)
     ):
-        lines.append(f"{sym}{i + 1} {sym} {f[0]:.6f} {f[1]:.6f} {f[2]:.6f}")
+        q = f" {charges[i]:.6f}" if charges is not None else ""
+        lines.append(f"{sym}{i + 1} {sym} {f[0]:.6f} {f[1]:.6f} {f[2]:.6f}{q}")
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -40,7 +40,9 @@ def make_setup(
     request.check()
     out.mkdir(parents=True, exist_ok=True)
     if smiles:
-        return builders.build_liquid(smiles, out, request, settings, count=count, density=density)
+        return builders.build_liquid(
+            smiles, out, request, settings, count=count, density=density, sandbox=sandbox
+        )
     if path is None:
         raise StructureError("give a structure file or --smiles")
     structure = read_structure(path, settings)
@@ -54,7 +56,7 @@ def make_setup(
             "the structure has partial occupancies: choose one configuration before building"
         )
     if builders.classify(atoms) == "framework":
-        return builders.build_framework(atoms, name, out, request, settings)
+        return builders.build_framework(atoms, name, out, request, settings, sandbox)
     library = library_for(sandbox or SandboxSettings())
     return builders.build_crystal(atoms, name, out, request, library, settings)
 

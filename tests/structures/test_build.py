@@ -4,6 +4,7 @@ run healthy in the real sandbox; what cannot be built says why."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -61,17 +62,60 @@ def test_mof_with_uff4mof_runs_and_says_charges_are_zero(core, tmp_path, setting
     assert doc["provenance"]["tools"]["lammps-interface"] == "0.2.2"
 
 
+def _charges(data: Path) -> dict[int, list[float]]:
+    """type → the charges of its atoms, from a data file's Atoms section (atom style full)."""
+    section = data.read_text().split("\nAtoms", 1)[1].split("\n\n", 2)[1]
+    by_type: dict[int, list[float]] = {}
+    for line in section.splitlines():
+        fields = line.split()
+        by_type.setdefault(int(fields[2]), []).append(float(fields[3]))
+    return by_type
+
+
+def test_mof_with_qeq_charges_asked_for_runs_with_long_range_coulomb(core, tmp_path, settings):
+    paths, _rows = core
+    doc = build_and_prove(
+        tmp_path / "mof", Request(charges="qeq"), path=paths["ABAVIJ_clean"], sandbox=settings
+    )
+    _proved(doc)
+    assert "QEq" in doc["provenance"]["charges"] and not any("zero charges" in w for w in doc["warnings"])
+    script = (tmp_path / "mof" / "in.ABAVIJ_clean").read_text()
+    assert "lj/cut/coul/long" in script and "kspace_style" in script
+    data = tmp_path / "mof" / "data.ABAVIJ_clean"
+    masses = data.read_text().split("\nMasses", 1)[1].split("\n\n", 2)[1]
+    names = {int(ln.split()[0]): ln.split("#")[1].strip() for ln in masses.splitlines()}
+    by_type = _charges(data)
+    mean = {names[t][:2].rstrip("_0123456789"): sum(q) / len(q) for t, q in by_type.items()}
+    assert abs(sum(sum(q) for q in by_type.values())) < 0.01  # neutral
+    assert mean["Co"] > 0 and mean["O"] < 0 and mean["N"] < 0 and mean["H"] > 0  # cobalt gives, O and N take
+
+
 def test_liquid_from_smiles_through_the_command_line_and_mdbot_run(tmp_path, settings, monkeypatch):
     monkeypatch.setenv("MDBOT_DATA_DIR", str(settings.data_dir))
     out = tmp_path / "ethanol"
     res = CliRunner().invoke(
-        app, ["structure", "build", "--smiles", "CCO", "--density", "0.79", "--out", str(out), "--json"]
+        app,
+        [
+            "structure",
+            "build",
+            "--smiles",
+            "CCO",
+            "--density",
+            "0.79",
+            "--charges",
+            "qeq",
+            "--out",
+            str(out),
+            "--json",
+        ],
     )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     _proved(doc)
     assert doc["kind"] == "liquid" and doc["provenance"]["smiles"] == "CCO"
     assert doc["provenance"]["tools"]["packmol"] and doc["provenance"]["tools"]["rdkit"]
+    charges = [q for qs in _charges(Path(doc["files"][0])).values() for q in qs]
+    assert "QEq" in doc["provenance"]["charges"] and abs(sum(charges)) < 0.05 and max(charges) > 0.1
     assert set(doc) >= {"script", "files", "force_field", "provenance", "check", "run"}
     argv = [
         "run",
@@ -103,3 +147,5 @@ def test_what_cannot_be_built_says_why(tmp_path, public_files):
         make_setup(tmp_path / "c", Request(), smiles="O", density=40)
     with pytest.raises(StructureError, match="temperature"):
         make_setup(tmp_path / "d", Request(temperature=-5), smiles="O", count=10)
+    with pytest.raises(StructureError, match="charges must be one of none, qeq, not eqeq"):
+        make_setup(tmp_path / "e", Request(charges="eqeq"), smiles="O", count=10)

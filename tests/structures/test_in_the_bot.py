@@ -97,3 +97,8 @@ def test_routing_rules_for_structures():
     assert rule_intent("what is fix nvt?", {"data.lj": "/p"}) is None
     assert rule_intent("describe this structure", {"data.two": "/p"})[0] == "structure"
     assert rule_intent("simulate liquid ethanol, SMILES CCO", {})[0] == "structure"
+    from mdbot.graph.structure import _request
+
+    assert _request("set up a 350 K NVT run of this with charges").charges == "qeq"
+    assert _request("run it with QEq").charges == "qeq"
+    assert _request("a 300 K run, no charges please").charges == "none"
