@@ -152,7 +152,9 @@ def _assemble(
         error = ErrorInfo(message=ex.reason or "the job was stopped", hint=limit_hint(ex.status, ex.reason))
     health = assess(log, job.cmds)
     if pictures_ok and not snapshot_failed:
-        pictures.thermo_plots(log.tables, job.workdir)
+        pictures.thermo_plots(log.tables, job.workdir, cmds=job.cmds, name=job.name)
+        atoms = next((t.atoms for t in reversed(log.tables) if t.atoms), None)
+        pictures.annotate_snapshot(job.workdir, log.final_step, job.cmds, atoms)  # step, legend, slab or box
     result = RunResult(
         status=status,
         returncode=ex.returncode,
