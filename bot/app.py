@@ -13,6 +13,7 @@ feedback buttons :mod:`bot.feedback`'s. This module is the wiring: Bolt's listen
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -105,6 +106,42 @@ class SlackBot:
         if self.cluster is not None:
             self.cluster.start()  # follows the open jobs, reports those that ended while it was away
         self.fleet.start(self._adopt)  # heartbeats; finishes the requests of processes that are gone
+        self._stopping = threading.Event()
+        threading.Thread(target=self._housekeeping, name="mdbot-retention", daemon=True).start()
+
+    def _housekeeping(self) -> None:
+        """Retention (bot/retention.py): a minute after start, then daily."""
+        from .retention import prune
+
+        wait = 60.0
+        while not self._stopping.wait(wait):
+            wait = 86400.0
+            try:
+                sandbox = self.brain.context.sandbox
+                prune(Path(sandbox.data_dir), Path(sandbox.jobs_dir), self.settings.retention_days,
+                      self.settings.retention_floor_h)  # fmt: skip
+            except Exception:  # noqa: BLE001 - retention must never stop the bot
+                log.exception("retention failed")
+
+    def ready(self) -> tuple[bool, str]:
+        """Readiness (HTTP mode's /readyz): taking work, the journal's database reachable, the heartbeat on."""
+        if self._stopping.is_set():
+            return False, "stopping"
+        running, waiting = self.queue.counts()
+        if waiting >= self.settings.queue_limit:
+            return False, f"queue full ({waiting} waiting)"
+        journal = getattr(self.brain, "journal", None)
+        if journal is not None:
+            try:
+                from sqlalchemy import text
+
+                with journal.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+            except Exception as exc:  # noqa: BLE001
+                return False, f"journal database unreachable ({type(exc).__name__})"
+        if not self.fleet.healthy:
+            return False, "heartbeat to the journal's database is late"
+        return True, f"ready: {running} running, {waiting} waiting"
 
     # --------------------------------------------------------------------------------------- wiring
     def _register(self) -> None:
@@ -555,6 +592,7 @@ class SlackBot:
     # --------------------------------------------------------------------------------------- shutdown
     def close(self, grace_s: float = 30.0) -> None:
         """Stop taking work; waiting requests are told to resend, running ones get ``grace_s``."""
+        self._stopping.set()
         still = self.queue.shutdown(grace_s)
         if still:
             log.warning("%d request(s) were still running at shutdown", still)

@@ -2,7 +2,8 @@
 
 HTTP mode uses Bolt's WSGI adapter under a threading WSGI server from the standard library: Bolt acks on the
 request thread and hands the work to lazy listeners, so a few request threads suffice. ``GET /healthz``
-answers for load balancers. Both modes stop on SIGINT/SIGTERM: waiting requests are told to resend, running
+answers liveness and ``GET /readyz`` readiness (the bot takes work, its
+database answers: 200, else 503) for load balancers and orchestrators. Both modes stop on SIGINT/SIGTERM: waiting requests are told to resend, running
 ones get a grace period.
 """
 
@@ -28,8 +29,9 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
-def wsgi_app(bolt_app):
-    """Bolt at /slack/events, a health check at /healthz, 404 elsewhere."""
+def wsgi_app(bolt_app, ready=None):
+    """Bolt at /slack/events, liveness at /healthz, readiness at /readyz (``ready() -> (ok, why)``), 404
+    elsewhere."""
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
     handler = SlackRequestHandler(bolt_app, path=EVENTS_PATH)
@@ -39,6 +41,10 @@ def wsgi_app(bolt_app):
         if path == "/healthz" and method == "GET":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
+        if path == "/readyz" and method == "GET":
+            ok, why = ready() if ready else (True, "ready")
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [why.encode() + b"\n"]
         if path != EVENTS_PATH or method != "POST":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found\n"]
@@ -47,10 +53,10 @@ def wsgi_app(bolt_app):
     return app
 
 
-def http_server(bolt_app, port: int, host: str = "0.0.0.0") -> WSGIServer:
+def http_server(bolt_app, port: int, host: str = "0.0.0.0", ready=None) -> WSGIServer:
     """A started-on-demand server (``serve_forever``); port 0 picks a free one (``server.server_port``)."""
     return make_server(
-        host, port, wsgi_app(bolt_app), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+        host, port, wsgi_app(bolt_app, ready), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
     )
 
 
@@ -74,7 +80,7 @@ def serve(bot, settings, on_ready=None) -> None:
         stop.wait()
         handler.close()
     else:
-        server = http_server(bot.app, settings.port)
+        server = http_server(bot.app, settings.port, ready=bot.ready)
         thread = threading.Thread(target=server.serve_forever, name="mdbot-http", daemon=True)
         thread.start()
         if on_ready:

@@ -142,48 +142,54 @@ def example(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to add to the knowledge base.")],
     kind: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],  # noqa: UP045 - typer needs Optional here
         typer.Option("--kind", help="manual | examples | potentials | docs (default: detected per path)."),
     ] = None,
     installed: Annotated[
         bool, typer.Option(help="Also catalogue the installed LAMMPS benchmark inputs and potentials.")
     ] = True,
+    manual_version: Annotated[
+        Optional[str],  # noqa: UP045 - typer needs Optional here
+        typer.Option(
+            "--manual-version",
+            help='LAMMPS version of a manual given here ("29 Aug 2024"); default: detected.',
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add sources to the knowledge base (incremental: unchanged files are skipped)."""
+    """Add sources to the knowledge base (incremental: unchanged files are skipped; an interrupted ingest
+    resumes). Searches answer lexically once the passages are read, while the embedding goes on."""
     from mdbot.retrieval.documents import KINDS
 
     if kind is not None and kind not in KINDS:
         _fail(f"--kind must be one of: {', '.join(KINDS)}", 2, as_json)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from mdbot.retrieval.ingest import IngestBusy
     from mdbot.retrieval.ingest import ingest as run_ingest
 
+    from .progress import IngestProgress
+
     err = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description:>9}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        report = run_ingest(paths, kind, include_installed=installed, progress=progress)
+    try:
+        with IngestProgress(err) as progress:
+            report = run_ingest(
+                paths, kind, include_installed=installed, progress=progress, manual_version=manual_version
+            )
+    except IngestBusy as exc:
+        _fail(str(exc), 1, as_json)
     if as_json:
         print(json.dumps(report.to_dict()))
     else:
+        versions = ", ".join(f"{n} page(s) of {v}" for v, n in report.versions.items())
         err.print(
             f"ingested in {report.seconds:.1f} s: {report.added} new and {report.updated} changed file(s), "
-            f"{report.chunks} passages; {report.unchanged} unchanged of {report.files_seen}."
+            f"{report.chunks} passages; {report.unchanged} unchanged of {report.files_seen}"
+            + (f"; manual: {versions}" if versions else "")
+            + (f"; searchable after {report.lexical_s:.1f} s" if report.lexical_s is not None else "")
+            + (f"; vectors by {report.runtime}" if report.runtime else "")
+            + ".",
+            highlight=False,
         )
         for path, message in report.errors:
             err.print(f"[yellow]skipped[/] {path}: {message}", highlight=False)
@@ -375,6 +381,33 @@ def doctor(as_json: JsonOpt = False) -> None:
         print_report(doc)
     if not doc["ok"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def prune(
+    days: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option("--days", help="Remove what is older than this (default MDBOT_SLACK_RETENTION_DAYS)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; remove nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove old job directories (pictures, logs) and Slack attachments now; recent ones are never touched."""
+    from mdbot.bot.retention import prune as run_prune
+    from mdbot.bot.settings import SlackSettings
+    from mdbot.sandbox.settings import SandboxSettings
+
+    slack, sandbox = SlackSettings(), SandboxSettings()
+    report = run_prune(sandbox.data_dir, sandbox.jobs_dir, slack.retention_days if days is None else days,
+                       slack.retention_floor_h, dry_run=dry_run)  # fmt: skip
+    if as_json:
+        print(json.dumps(report.document()))
+        return
+    verb = "would remove" if dry_run else "removed"
+    print(
+        f"{verb} {len(report.removed)} director(ies), {report.freed_mb:.1f} MB; kept {report.kept_young} younger "
+        f"than the retention time and {report.kept_recent} changed within {slack.retention_floor_h:g} h"
+    )
 
 
 def _register_subcommands() -> None:

@@ -45,29 +45,31 @@ def process_id() -> str:
 class Coordination:
     """The coordination tables on the journal's engine. Thread-safe: one session per call."""
 
-    def __init__(self, engine: Engine, me: str | None = None, lease_s: float = 30.0):
-        self.engine, self.me, self.lease_s = engine, me or process_id(), lease_s
+    def __init__(self, engine: Engine, me: str | None = None, lease_s: float = 30.0, clock=time.time):
+        self.engine, self.me, self.lease_s, self.clock = engine, me or process_id(), lease_s, clock
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     # ----------------------------------------------------------------------------------------- processes
     def register(self, mode: str) -> None:
-        now = time.time()
+        now = self.clock()
         with self.sessions.begin() as s:
             s.merge(SlackProcess(id=self.me, host=socket.gethostname()[:200], pid=os.getpid(), mode=mode,
                                  started_at=now, heartbeat_at=now, stopped_at=None))  # fmt: skip
 
     def heartbeat(self) -> None:
         with self.sessions.begin() as s:
-            s.execute(update(SlackProcess).where(SlackProcess.id == self.me).values(heartbeat_at=time.time()))
+            s.execute(
+                update(SlackProcess).where(SlackProcess.id == self.me).values(heartbeat_at=self.clock())
+            )
 
     def stopped(self) -> None:
         """This process stops: what it still owns is another's to take at once."""
         with self.sessions.begin() as s:
-            s.execute(update(SlackProcess).where(SlackProcess.id == self.me).values(stopped_at=time.time()))
+            s.execute(update(SlackProcess).where(SlackProcess.id == self.me).values(stopped_at=self.clock()))
 
     def alive(self) -> list[dict]:
         """The processes whose heartbeat is within the lease (for the Home tab and readiness)."""
-        cutoff = time.time() - self.lease_s
+        cutoff = self.clock() - self.lease_s
         with self.sessions() as s:
             rows = s.scalars(
                 select(SlackProcess).where(
@@ -79,7 +81,7 @@ class Coordination:
     def _live(self):
         """The ids of processes alive now; an owner not among them is gone (stopped, silent for longer than
         the lease, or never registered)."""
-        cutoff = time.time() - self.lease_s
+        cutoff = self.clock() - self.lease_s
         return select(SlackProcess.id).where(
             SlackProcess.heartbeat_at >= cutoff, SlackProcess.stopped_at.is_(None)
         )
@@ -89,7 +91,7 @@ class Coordination:
         """True for the first delivery of ``key`` anywhere (this process now owns it), False for a duplicate.
         ``body`` is kept until :meth:`event_done`, so the event survives its process; None: done at once."""
         row = SlackEvent(key=key, owner=self.me, state="new" if body is not None else "done", body=body,
-                         received_at=time.time())  # fmt: skip
+                         received_at=self.clock())  # fmt: skip
         try:
             with self.sessions.begin() as s:
                 s.add(row)
@@ -103,7 +105,7 @@ class Coordination:
 
     def prune_events(self, older_than_s: float = 7200.0) -> int:
         """Forget handled events older than Slack's retries (about an hour)."""
-        cutoff = time.time() - older_than_s
+        cutoff = self.clock() - older_than_s
         with self.sessions.begin() as s:
             result = s.execute(
                 delete(SlackEvent).where(SlackEvent.received_at < cutoff, SlackEvent.state == "done")
@@ -114,7 +116,7 @@ class Coordination:
     def follow(self, thread_id: str) -> None:
         try:
             with self.sessions.begin() as s:
-                s.add(SlackThread(thread_id=thread_id, since=time.time()))
+                s.add(SlackThread(thread_id=thread_id, since=self.clock()))
         except IntegrityError:
             pass  # followed already
 
@@ -125,7 +127,7 @@ class Coordination:
     # ----------------------------------------------------------------------------------------- requests
     def open_request(self, request_id: str, key: str, **columns) -> bool:
         """Claim the message ``key`` for a new request owned here; False when a request for it exists."""
-        now = time.time()
+        now = self.clock()
         row = SlackRequest(id=request_id, key=key, state="new", owner=self.me, created_at=now, updated_at=now,
                            **columns)  # fmt: skip
         try:
@@ -141,7 +143,7 @@ class Coordination:
             s.execute(
                 update(SlackRequest)
                 .where(SlackRequest.id == request_id)
-                .values(updated_at=time.time(), **values)
+                .values(updated_at=self.clock(), **values)
             )
 
     def request(self, request_id: str) -> dict | None:
@@ -189,7 +191,7 @@ class Coordination:
             with self.sessions.begin() as s:
                 got = s.execute(update(SlackRequest).where(
                     SlackRequest.id == request_id, SlackRequest.owner == owner, SlackRequest.state.in_(OPEN),
-                ).values(owner=self.me, updated_at=time.time()))  # fmt: skip
+                ).values(owner=self.me, updated_at=self.clock()))  # fmt: skip
                 if got.rowcount == 1:
                     out.append(
                         Claimed("request", request_id, request=_columns(s.get(SlackRequest, request_id)))
