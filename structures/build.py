@@ -38,6 +38,7 @@ POTENTIAL_KINDS = (
     (".tersoff", "tersoff"),
     (".sw", "sw"),
     (".adp", "adp"),
+    (".meam", "meam"),  # a parameter file, read with its element library (library.meam or library_2nn.meam)
 )
 FRAMEWORK_FORCE_FIELDS = ("UFF4MOF", "UFF", "Dreiding")
 _ORGANIC = {"C", "H", "N", "O"}
@@ -134,7 +135,7 @@ def find_potential(elements: list[str], library) -> tuple[str, str, Path] | None
     want = set(elements)
     best = None
     for f in library.files():
-        if not want <= f.elements:
+        if not want <= f.elements or (f.name.endswith(".meam") and meam_library(f.path) is None):
             continue
         for rank, (suffix, style) in enumerate(POTENTIAL_KINDS):
             if f.name.endswith(suffix) and not (style == "eam" and len(want) > 1):
@@ -145,9 +146,31 @@ def find_potential(elements: list[str], library) -> tuple[str, str, Path] | None
     return best[1:] if best else None
 
 
-def potential_cutoff(style: str, path: Path) -> float:
-    """The cutoff written in an EAM file's header; a generous default for the others."""
+def meam_elements(name: str) -> list[str]:
+    """A MEAM parameter file's elements in the order its indices use, from its name: MoCoNiVFeAlCr_2nn.meam."""
+    return re.findall(r"[A-Z][a-z]?", name.split("_")[0].split(".")[0])
+
+
+def meam_library(path: Path) -> Path | None:
+    """The element library beside a MEAM parameter file that has an entry for each of its elements (the
+    ``_2nn`` files go with ``library_2nn.meam``); None for a library itself or when none fits."""
+    if path.name.startswith("library"):
+        return None
+    lib = path.with_name("library_2nn.meam" if "_2nn" in path.name else "library.meam")
     try:
+        entries = set(re.findall(r"^'(\w+)'", lib.read_text(errors="replace"), re.M))
+    except OSError:
+        return None
+    return lib if set(meam_elements(path.name)) <= entries else None
+
+
+def potential_cutoff(style: str, path: Path) -> float:
+    """The cutoff written in an EAM file's header or a MEAM parameter file (``rc``, 4 Å by default); a
+    generous default for the others."""
+    try:
+        if style == "meam":
+            rc = re.search(r"^\s*rc\s*=\s*([0-9.]+)", path.read_text(errors="replace"), re.M)
+            return float(rc.group(1)) if rc else 4.0
         lines = path.read_text(errors="replace").splitlines()
         if style in ("eam/alloy", "eam/fs"):
             return float(lines[4].split()[4])
@@ -184,7 +207,7 @@ def build_crystal(
     if found is None:
         partial = library.suggest("x", elements, n=5)
         raise StructureError(
-            f"no potential in the catalog covers {'-'.join(elements)} (EAM, Tersoff, SW, ADP were searched). "
+            f"no potential in the catalog covers {'-'.join(elements)} (EAM, Tersoff, SW, ADP, MEAM were searched). "
             f"Closest files: {', '.join(partial) or 'none'}. Attach one, or ask the lab to add it to MDBOT_POTENTIALS_DIRS."
         )
     style, pot_name, pot_path = found
@@ -194,6 +217,11 @@ def build_crystal(
     data = out / f"data.{name}"
     write(data, big, format="lammps-data", specorder=order, masses=True, units="metal", atom_style="atomic")
     shutil.copy(pot_path, out / pot_name)
+    files = [data, out / pot_name]
+    if style == "meam":
+        lib = meam_library(pot_path)
+        shutil.copy(lib, out / lib.name)
+        files.append(out / lib.name)
     prov = _provenance(
         "crystal",
         name,
@@ -213,6 +241,9 @@ def build_crystal(
         else []
     )
     coeff = f"pair_coeff * * {pot_name} {' '.join(order)}" if style != "eam" else f"pair_coeff 1 1 {pot_name}"
+    if style == "meam":  # every element of the parameter file, in its order; then the element of each type
+        listed = " ".join(meam_elements(pot_name))
+        coeff = f"pair_coeff * * {files[-1].name} {listed} {pot_name} {' '.join(order)}"
     body = [
         *_header(prov),
         "units metal",
@@ -224,9 +255,7 @@ def build_crystal(
         "neighbor 2.0 bin",
         "neigh_modify every 1 delay 0 check yes",
     ]
-    return _finish(
-        "crystal", out, name, body, [data, out / pot_name], f"{style} {pot_name}", prov, request, big, notes
-    )
+    return _finish("crystal", out, name, body, files, f"{style} {pot_name}", prov, request, big, notes)
 
 
 # ---------------------------------------------------------------------------------------------- framework

@@ -42,6 +42,26 @@ def test_metal_from_a_cif(tmp_path, settings):
     assert "# force_field: eam/alloy Cu_zhou.eam.alloy" in data and "# tools:" in data
 
 
+def test_an_alloy_only_meam_covers_gets_meam_with_its_element_library(tmp_path, settings):
+    from ase.build import bulk
+    from ase.io import write
+
+    alloy = bulk("Ni", "fcc", a=3.56, cubic=True).repeat((2, 1, 1))
+    alloy.set_chemical_symbols(["Co", "Cr", "Fe", "Ni"] * 2)  # the CoCrFeNi high-entropy alloy
+    write(tmp_path / "CoCrFeNi.cif", alloy)
+    doc = build_and_prove(tmp_path / "hea", Request(), path=tmp_path / "CoCrFeNi.cif", sandbox=settings)
+    _proved(doc)
+    assert doc["force_field"] == "meam MoCoNiVFeAlCr_2nn.meam" and doc["provenance"]["cutoff_A"] == 4.8
+    assert {Path(f).name for f in doc["files"]} == {
+        "data.CoCrFeNi",
+        "MoCoNiVFeAlCr_2nn.meam",
+        "library_2nn.meam",
+    }
+    script = (tmp_path / "hea" / "in.CoCrFeNi").read_text()
+    # every element of the parameter file in its own order, then the element of each atom type
+    assert "pair_coeff * * library_2nn.meam Mo Co Ni V Fe Al Cr MoCoNiVFeAlCr_2nn.meam Co Cr Fe Ni" in script
+
+
 def test_covalent_crystal_from_a_public_cif_in_npt(public_files, tmp_path, settings):
     doc = build_and_prove(
         tmp_path / "sic",
