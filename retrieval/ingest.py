@@ -1,14 +1,21 @@
-"""Ingest: sources on disk → chunks → embeddings → the store, incrementally.
+"""Ingest: sources on disk → chunks → the lexical index at once → embeddings in the background, resumably.
 
 A file's content hash (with the parser version and kind) decides whether it is re-read: a second run over
 unchanged files does nothing, an edited file replaces its old chunks. A file that cannot be read is
 reported and skipped; the rest is ingested.
+
+The order is what makes the first answer quick (docs/architecture.md §12): every passage is read and a
+snapshot with its BM25 index published within seconds (searches answer from it, lexically), then vectors are
+computed in batches of whole files; each batch is stored in chromadb (so an interrupted ingest resumes with
+the files not yet stored) and republished into the snapshot, so dense results join the fusion as they
+arrive. One ingest at a time holds ``ingest.lock``; searches in other processes read only the snapshot.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +23,18 @@ from pathlib import Path
 from .documents import KINDS, Chunk
 from .settings import RetrievalSettings
 
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"  # 3: pages record their manual version and versioned link
 # Sections whose text is code or lists: their dense vector is made from a short head (title, section, first
 # lines); BM25 and exact names find them by their content. This keeps ingest of the whole manual within
 # minutes on a 2-core CPU, where embedding cost grows with passage length.
 CODE_SECTIONS = frozenset({"Syntax", "Examples", "Related commands", "Default", "Input script"})
 CODE_HEAD_CHARS = 200
+BATCH_CHUNKS = 512  # passages embedded and stored per batch (whole files): what an interruption can lose
+PUBLISH_EVERY_S = 5.0  # how often new vectors are republished to searchers
+
+
+class IngestBusy(RuntimeError):
+    """Another ingest is writing to this knowledge base."""
 
 
 @dataclass
@@ -33,6 +46,10 @@ class IngestReport:
     chunks: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    lexical_s: float | None = None  # when searches could first answer (from the start)
+    embedded: int = 0  # passages given a vector by this run
+    runtime: str = ""  # what computed the vectors (onnxruntime or sentence-transformers)
+    versions: dict[str, int] = field(default_factory=dict)  # manual version -> pages read by this run
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "errors": [{"path": p, "message": m} for p, m in self.errors]}
@@ -101,11 +118,11 @@ def installed_sources(settings: RetrievalSettings) -> list[tuple[Path, str]]:
     return out
 
 
-def parse(path: Path, kind: str, root: Path) -> list[Chunk]:
+def parse(path: Path, kind: str, root: Path, version: str = "", link: str = "") -> list[Chunk]:
     from . import manual, sources
 
     if kind == "manual":
-        return manual.parse_page(path)
+        return manual.parse_page(path, version, link)
     if kind == "examples":
         return sources.parse_example(path, root)
     if kind == "potentials":
@@ -113,11 +130,11 @@ def parse(path: Path, kind: str, root: Path) -> list[Chunk]:
     return sources.parse_document(path, root)
 
 
-def dense_text(chunk: Chunk) -> str:
-    if chunk.section in CODE_SECTIONS or chunk.kind == "potentials":
-        head = chunk.text[:CODE_HEAD_CHARS]
-        return f"{chunk.title} — {chunk.section}: {head}"
-    return chunk.embed_text
+def dense_text(chunk_text: str, meta: dict) -> str:
+    title, section = meta.get("title", ""), meta.get("section", "")
+    if section in CODE_SECTIONS or meta.get("kind") == "potentials":
+        return f"{title} — {section}: {chunk_text[:CODE_HEAD_CHARS]}"
+    return f"{title} — {section}: {chunk_text}" if section else f"{title}: {chunk_text}"
 
 
 ProgressFn = Callable[[str, int, int], None]
@@ -129,17 +146,38 @@ def ingest(
     settings: RetrievalSettings | None = None,
     include_installed: bool = True,
     progress: ProgressFn | None = None,
+    manual_version: str | None = None,
 ) -> IngestReport:
-    """Add or refresh sources. ``progress(stage, done, total)`` is called as work proceeds."""
-    from .embeddings import Embedder
-    from .store import KnowledgeStore
+    """Add or refresh sources. ``progress(stage, done, total)`` is called as work proceeds (stages
+    ``reading``, ``indexing``, ``model``, ``embedding``). ``manual_version`` overrides the detected one."""
+    from filelock import FileLock, Timeout
+
+    from .snapshot import LOCK, Snapshots
 
     settings = settings or RetrievalSettings()
     if kind is not None and kind not in KINDS:
         raise ValueError(f"--kind must be one of {', '.join(KINDS)}")
-    start = time.monotonic()
-    report = IngestReport()
-    targets: list[tuple[Path, str, Path]] = []  # (file, kind, root)
+    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.store_dir / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        running = Snapshots(settings.store_dir).progress() or {}
+        raise IngestBusy(
+            f"another ingest (pid {running.get('pid', '?')}, {running.get('stage', 'working')}) is adding to "
+            f"the knowledge base in {settings.data_dir}; wait for it to finish (it resumes where it stopped "
+            "if it is interrupted)"
+        ) from None
+    try:
+        return _ingest(paths, kind, settings, include_installed, progress or (lambda *_: None), manual_version)
+    finally:
+        lock.release()
+
+
+def _targets(paths, kind, settings, include_installed, manual_version, report):
+    from . import manual
+
+    targets: list[tuple[Path, str, Path, str, str]] = []  # (file, kind, root, manual version, link)
     for path in paths:
         path = Path(path)
         if not path.exists():
@@ -147,18 +185,39 @@ def ingest(
             continue
         k = kind or detect_kind(path)
         root = path if path.is_dir() else path.parent
-        targets += [(f, k, root) for f in _files(path, k)]
+        files = _files(path, k)
+        version = ""
+        if k == "manual":
+            version = manual_version or manual.detect_version(root, files)
+        link = settings.manual_source_url if k == "manual" else ""
+        targets += [(f, k, root, version, link) for f in files]
     if include_installed:
         for path, k in installed_sources(settings):
-            targets += [(f, k, path) for f in _files(path, k)]
+            targets += [(f, k, path, "", "") for f in _files(path, k)]
+    return targets
+
+
+def _ingest(paths, kind, settings, include_installed, progress, manual_version) -> IngestReport:
+    import numpy as np
+
+    from .documents import stable_id
+    from .snapshot import Snapshots
+    from .store import Corpus, KnowledgeStore, metadata
+
+    start = time.monotonic()
+    report = IngestReport()
+    snaps = Snapshots(settings.store_dir)
+    targets = _targets(paths, kind, settings, include_installed, manual_version, report)
     store = KnowledgeStore(settings)
-    known = store.file_hashes()
+    progress("opening", 0, 1)
+    stored = store.rows()  # what earlier ingests stored: ids, texts, metas, vectors
+    progress("opening", 1, 1)
+    known = {m["file"]: m["file_hash"] for m in stored.metas}
     pending: list[tuple[str, str, list[Chunk], bool]] = []  # (file, hash, chunks, is_update)
     limit = settings.max_file_mb * 1024 * 1024
-    for i, (file, k, root) in enumerate(targets, start=1):
+    for i, (file, k, root, version, link) in enumerate(targets, start=1):
         report.files_seen += 1
-        if progress:
-            progress("reading", i, len(targets))
+        progress("reading", i, len(targets))
         key = str(file.resolve())
         try:
             size = file.stat().st_size
@@ -171,11 +230,11 @@ def ingest(
             else:
                 if size > limit:
                     raise ValueError(f"larger than {settings.max_file_mb} MB (MDBOT_MAX_FILE_MB); skipped")
-                digest = _hash(file.read_bytes(), k)
+                digest = _hash(version.encode() + link.encode() + file.read_bytes(), k)
             if known.get(key) == digest:
                 report.unchanged += 1
                 continue
-            chunks = parse(file, k, root)
+            chunks = parse(file, k, root, version, link)
             if not chunks:
                 raise ValueError("no text found in this file")
         except (OSError, ValueError, UnicodeError) as exc:
@@ -184,38 +243,103 @@ def ingest(
         except Exception as exc:  # noqa: BLE001 - one malformed file must not stop the ingest
             report.errors.append((str(file), f"could not be parsed: {type(exc).__name__}: {exc}"))
             continue
+        if k == "manual":
+            label = chunks[0].version or "unknown"
+            report.versions[label] = report.versions.get(label, 0) + 1
         pending.append((key, digest, chunks, key in known))
+    pointer = snaps.pointer()
+    if not pending and pointer is not None and pointer.state == "complete":
+        report.seconds = round(time.monotonic() - start, 1)
+        return report
+    if not pending and not stored.ids:
+        report.seconds = round(time.monotonic() - start, 1)
+        return report
+
+    # ---- the whole corpus (what is stored, less the files being replaced, plus the new passages), lexical now
+    replaced = {f for f, _, _, _ in pending}
+    rows: list[tuple[str, str, dict, object]] = [
+        (cid, text, meta, vec)
+        for cid, text, meta, vec in zip(stored.ids, stored.texts, stored.metas, stored.vectors, strict=True)
+        if meta["file"] not in replaced
+    ]
+    for file, digest, chunks, _ in pending:
+        rows += [(stable_id(file, str(i)), c.text, metadata(c, file, digest), None) for i, c in enumerate(chunks)]
+    rows.sort(key=lambda r: r[0])
+    corpus = Corpus([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    dim = next((len(r[3]) for r in rows if r[3] is not None), 0)
+    vectors = np.zeros((len(rows), dim), dtype=np.float32)
+    have = np.zeros(len(rows), dtype=bool)
+    for n, r in enumerate(rows):
+        if r[3] is not None:
+            vectors[n], have[n] = r[3], True
+    position = {cid: n for n, cid in enumerate(corpus.ids)}
+    version = uuid.uuid4().hex
+    progress("indexing", 0, len(rows))
+    from .search import build_bm25
+
+    snaps.publish_lexical(version, corpus, build_bm25)
     total = sum(len(c) for _, _, c, _ in pending)
+    state = "embedding" if pending else "complete"
+    snaps.publish_dense(version, vectors, have, state)
+    report.lexical_s = round(time.monotonic() - start, 1)
+    progress("indexing", len(rows), len(rows))
+    snaps.report(stage="embedding" if pending else "done", done=0, total=total, version=version)
+
+    # ---- vectors, batch by batch (whole files), stored and republished
     if pending:
-        embedder = Embedder(settings.embedding_model)
-        done = 0
+        from .embeddings import Embedder
+
+        embedder = Embedder(settings.embedding_model, settings.data_dir / "cache", settings.embedding_backend)
+        progress("model", 0, 1)
+        embedder.onnx(allow_export=True)  # the one-time export, before the clock of the first batch starts
+        report.runtime = embedder.runtime
+        progress("model", 1, 1)
+        done, last_publish, t0 = 0, time.monotonic(), time.monotonic()
+        progress("embedding", 0, total)
         batch: list[tuple[str, str, list[Chunk], bool]] = []
 
         def flush() -> None:
-            nonlocal done
-            chunks = [c for _, _, cs, _ in batch for c in cs]
-            vectors = embedder.documents([dense_text(c) for c in chunks], batch_size=settings.embedding_batch)
-            store.replace_files([(f, d, cs) for f, d, cs, _ in batch], vectors, {f for f, _, _, u in batch if u})
+            nonlocal done, vectors, last_publish
+            ids = [stable_id(f, str(i)) for f, _, cs, _ in batch for i in range(len(cs))]
+            texts = [dense_text(corpus.texts[position[c]], corpus.metas[position[c]]) for c in ids]
+            new = embedder.documents(texts, batch_size=settings.embedding_batch)
+            store.replace_files([(f, d, cs) for f, d, cs, _ in batch], new, {f for f, _, _, u in batch if u})
+            if vectors.shape[1] != new.shape[1]:
+                vectors = np.zeros((len(rows), new.shape[1]), dtype=np.float32)
+                have[:] = False
+            rows_of = [position[c] for c in ids]
+            vectors[rows_of], have[rows_of] = new, True
             for *_, update in batch:
                 report.updated += update
                 report.added += not update
-            done += len(chunks)
-            report.chunks += len(chunks)
-            if progress:
-                progress("embedding", done, total)
+            done += len(ids)
+            report.chunks += len(ids)
+            report.embedded += len(ids)
             batch.clear()
+            if time.monotonic() - last_publish >= PUBLISH_EVERY_S or done == total:
+                snaps.publish_dense(version, vectors, have, "complete" if done == total else "embedding")
+                last_publish = time.monotonic()
+            rate = done / max(time.monotonic() - t0, 1e-6)
+            snaps.report(
+                stage="embedding", done=done, total=total, version=version, rate=round(rate, 1),
+                eta_s=round((total - done) / rate, 1) if rate else None,
+            )  # fmt: skip
+            progress("embedding", done, total)
 
-        for item in pending:
-            batch.append(item)
-            if sum(len(c) for _, _, c, _ in batch) >= 512:
+        try:
+            for item in pending:
+                batch.append(item)
+                if sum(len(c) for _, _, c, _ in batch) >= BATCH_CHUNKS:
+                    flush()
+            if batch:
                 flush()
-        if batch:
-            flush()
-        store.bump_version()
-        from .search import Searcher
-
-        Searcher(settings, store).load()  # build the lexical index now, not on the first query
-    elif store.version() is None and store.count() > 0:
-        store.bump_version()
+        except BaseException:  # interrupted (Ctrl-C, a failure): searchers keep every vector stored so far
+            snaps.publish_dense(version, vectors, have, "embedding")
+            snaps.report(stage="interrupted", done=done, total=total, version=version)
+            raise
+    store.set_version(version)
+    snaps.publish_dense(version, vectors, have, "complete")
+    snaps.prune(keep=version)
+    snaps.report(stage="done", done=report.embedded, total=report.embedded, version=version)
     report.seconds = round(time.monotonic() - start, 1)
     return report

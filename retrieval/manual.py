@@ -4,6 +4,12 @@ A command page is split along its own structure — Syntax, Examples, Descriptio
 commands, Default — and records every command it documents (``fix_nh`` documents ``fix nvt``, ``fix npt``,
 ``fix nph`` and their accelerator variants), plus the other spelling of commands renamed since, so that
 ``fix qeq/reax`` (2020) and ``fix qeq/reaxff`` (now) both find the page.
+
+Each page records the LAMMPS version of its manual: Sphinx HTML prints it on every page ("Version: 19 Mar
+2020"); for ``doc/src`` it is ``src/version.h`` of the checkout when there is one, else the newest date of
+the manual's own ``versionadded``/``versionchanged`` notes (exact for a release's sources: the 2024 copy says
+29 Aug 2024). The page's link is the same version's source on GitHub (tag ``patch_<date>``, which every
+release has; ``docs.lammps.org`` serves only the current feature, stable and development manuals).
 """
 
 from __future__ import annotations
@@ -14,7 +20,53 @@ from pathlib import Path
 from .documents import Chunk, split_text
 
 CHUNK_CHARS = 1000  # ~250 tokens: about what all-MiniLM-L6-v2 reads (256 word pieces)
-ONLINE = "https://docs.lammps.org/{stem}.html"
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_HTML_VERSION = re.compile(r'class="lammps_version">\s*Version:\s*(?:<b>)?\s*([^<]+?)\s*<')
+_VERSION_NOTE = re.compile(r"^\.\.\s+version(?:added|changed)::\s*(\d{1,2})([A-Z][a-z]{2})(\d{4})", re.M)
+_VERSION_H = re.compile(r'#define\s+LAMMPS_VERSION\s+"([^"]+)"')
+
+
+def version_key(version: str) -> tuple[int, int, int] | None:
+    """(year, month, day) of a LAMMPS version ("29 Aug 2024", "22 Jul 2025 - Update 4", "29Aug2024")."""
+    m = re.match(r"\s*(\d{1,2})\s*([A-Z][a-z]{2})[a-z]*\s*(\d{4})", version or "")
+    if not m or m.group(2) not in _MONTHS:
+        return None
+    return int(m.group(3)), _MONTHS.index(m.group(2)) + 1, int(m.group(1))
+
+
+def version_tag(version: str) -> str:
+    """The date as LAMMPS tags write it: "29 Aug 2024" → "29Aug2024" ("" when it is no date)."""
+    key = version_key(version)
+    return f"{key[2]}{_MONTHS[key[1] - 1]}{key[0]}" if key else ""
+
+
+def detect_version(root: Path, files: list[Path]) -> str:
+    """The LAMMPS version of a ``doc/src`` tree ("" when it cannot be told; HTML pages say their own)."""
+    for candidate in (root.parent.parent / "src" / "version.h", root.parent / "src" / "version.h"):
+        try:
+            m = _VERSION_H.search(candidate.read_text(errors="replace"))
+        except OSError:
+            continue
+        if m:
+            return m.group(1).strip()
+    newest: tuple[int, int, int] | None = None
+    for f in files:
+        if f.suffix.lower() != ".rst":
+            continue
+        try:
+            text = f.read_text(errors="replace")
+        except OSError:
+            continue
+        for day, month, year in _VERSION_NOTE.findall(text):
+            if month in _MONTHS:
+                key = (int(year), _MONTHS.index(month) + 1, int(day))
+                newest = key if newest is None or key > newest else newest
+    return f"{newest[2]} {_MONTHS[newest[1] - 1]} {newest[0]}" if newest else ""
+
+
+def page_url(template: str, version: str, stem: str) -> str:
+    tag = version_tag(version)
+    return template.format(tag=tag, stem=stem) if template and tag else ""
 
 # Renamed since the 2020 manual (old <-> new); both spellings are recorded for a page naming either.
 RENAMED = {
@@ -224,15 +276,24 @@ def parse_rst(text: str, stem: str, source: str) -> list[Chunk]:
     return chunks
 
 
-def parse_page(path: Path) -> list[Chunk]:
-    """Chunks of one manual page, by file type; the online URL is the source when the page is a copy of it."""
+def parse_page(path: Path, version: str = "", link: str = "") -> list[Chunk]:
+    """Chunks of one manual page, by file type, each marked with the manual's version (an HTML page's own
+    "Version:" line wins over ``version``) and the page's link for that version (``link``: a template with
+    ``{tag}`` and ``{stem}``; none when the version is unknown)."""
     data = path.read_bytes()
     if b"\0" in data[:4096]:
         raise ValueError("binary file, not a manual page")
     text = data.decode("utf-8", errors="replace")
     source = str(path.resolve())
     if path.suffix.lower() in (".html", ".htm"):
-        return parse_html(text, path.stem, source)
-    if path.suffix.lower() == ".rst":
-        return parse_rst(text, path.stem, source)
-    raise ValueError(f"not a manual page (expected .html or .rst): {path.name}")
+        m = _HTML_VERSION.search(text[:20000])
+        version = " ".join(m.group(1).split()) if m else version
+        chunks = parse_html(text, path.stem, source)
+    elif path.suffix.lower() == ".rst":
+        chunks = parse_rst(text, path.stem, source)
+    else:
+        raise ValueError(f"not a manual page (expected .html or .rst): {path.name}")
+    url = page_url(link, version, path.stem)
+    for c in chunks:
+        c.version, c.url = version, url
+    return chunks

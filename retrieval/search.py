@@ -2,8 +2,10 @@
 
 Each list ranks documents (a document ranks where its best chunk ranks); reciprocal rank fusion adds
 ``weight / (K + rank)`` over the lists, and the answer is one result per document, best first, with the
-document's best passage. A :class:`Searcher` loads the model and indexes once and then answers many queries
-(``mdbot search --batch`` and the bot use one).
+document's best passage. A :class:`Searcher` loads the published snapshot (``snapshot.py``) once and answers
+many queries (``mdbot search --batch`` and the bot use one); it notices a newer publication (more vectors
+from an ingest still running, or a new corpus) with one ``stat`` per query. While vectors are still being
+computed the dense list ranks only the passages that have one and counts in proportion to how many do.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from .settings import RetrievalSettings
-from .store import Corpus, KnowledgeStore, load_corpus, save_corpus
+from .store import Corpus, KnowledgeStore
 
 RRF_K = 20
 WEIGHTS = {"dense": 1.0, "bm25": 1.0, "names": 1.5, "message": 2.0}
@@ -91,6 +93,8 @@ class Hit:
     score: float
     text: str
     kind: str = "manual"
+    version: str = ""  # manual pages: the LAMMPS version of the manual the passage came from
+    url: str = ""  # manual pages: that version's page online
     matched: list[str] = field(default_factory=list)  # which lists found it: dense, bm25, names
 
     def to_dict(self) -> dict:
@@ -101,6 +105,22 @@ class Hit:
 
 class EmptyKnowledgeBase(RuntimeError):
     """Nothing has been ingested yet."""
+
+
+def build_bm25(corpus: Corpus):
+    """The BM25 index of a corpus (bm25s, English stop words, Snowball stemming)."""
+    import bm25s
+    import Stemmer
+
+    tokens = bm25s.tokenize(
+        [_bm25_text(t, m) for t, m in zip(corpus.texts, corpus.metas, strict=True)],
+        stopwords="en",
+        stemmer=Stemmer.Stemmer("english"),
+        show_progress=False,
+    )
+    bm25 = bm25s.BM25()
+    bm25.index(tokens, show_progress=False)
+    return bm25
 
 
 def _bm25_text(text: str, meta: dict) -> str:
@@ -192,9 +212,14 @@ class Searcher:
     """Answers queries against the knowledge base; loads everything once."""
 
     def __init__(self, settings: RetrievalSettings | None = None, store: KnowledgeStore | None = None):
+        from .snapshot import Snapshots
+
         self.settings = settings or RetrievalSettings()
         self.store = store or KnowledgeStore(self.settings)
+        self.snapshots = Snapshots(self.settings.store_dir)
         self._version: str | None = None
+        self._stamp: float = -1
+        self._dense_stamp: str | None = None
         self._corpus: Corpus | None = None
         self._bm25 = None
         self._stemmer = None
@@ -203,41 +228,91 @@ class Searcher:
         self._embedder = None
         self._inlinks: dict[str, int] = {}
         self._kind_of: dict[str, str] = {}
+        self._vectors = None  # (N, dim) float32, rows of passages without a vector are zero
+        self._have = None  # (N,) bool
+        self._embedded_docs: set[str] = set()
+        self.coverage = 0.0  # share of passages with a vector
+        self.state = ""  # "embedding" while an ingest is still adding vectors
 
     # ---------------------------------------------------------------------------------------- loading
     def load(self) -> None:
-        """Load (or build and cache) the lexical index for the current corpus version; cheap when current."""
-        version = self.store.version()
-        if version is None or self.store.count() == 0:
+        """Load the current snapshot, or what changed in it since the last call; one ``stat`` when current."""
+        stamp = self.snapshots.stamp()
+        if stamp and stamp == self._stamp and self._corpus is not None and not self.settings.chroma_url:
+            return  # with a Chroma server, another host's ingest is noticed through the stored version
+        pointer = self.snapshots.pointer()
+        if pointer is None or (self.settings.chroma_url and not self._local_ingest_owns(pointer)):
+            pointer = self._from_store(pointer)
+        if pointer.version != self._version:
+            self._load_lexical(pointer.version)
+        if pointer.dense_stamp != self._dense_stamp:
+            dense = self.snapshots.load_dense(pointer.version)
+            if dense is not None and len(dense[1]) == len(self._corpus.ids):
+                self._vectors, self._have = dense
+                self.coverage = float(self._have.mean()) if len(self._have) else 0.0
+                metas = self._corpus.metas
+                self._embedded_docs = {metas[i]["doc_id"] for i in self._have.nonzero()[0]}
+            self._dense_stamp = pointer.dense_stamp
+        self.state = pointer.state
+        self._stamp = stamp
+
+    def _local_ingest_owns(self, pointer) -> bool:
+        """With a Chroma server: the local snapshot is current if its version is the server's, or if an
+        ingest on this machine is publishing it now."""
+        from .snapshot import ingest_running
+
+        return ingest_running(self.settings.store_dir) or self.store.version() == pointer.version
+
+    def _from_store(self, pointer):
+        """No usable snapshot: publish one from chromadb (an older knowledge base, or a Chroma server)."""
+        from filelock import FileLock, Timeout
+
+        from .snapshot import LOCK
+
+        if not self.settings.chroma_url and not (self.settings.store_dir / "chroma").is_dir():
             raise EmptyKnowledgeBase("the knowledge base is empty: run 'mdbot ingest PATH…' first")
-        if version == self._version:
-            return
+        version = self.store.version()
+        if pointer is not None and pointer.version == version:
+            return pointer
+        self.settings.store_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.settings.store_dir / LOCK), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:  # an ingest is running and has not published its first snapshot yet
+            raise EmptyKnowledgeBase(
+                "the knowledge base is being built: its lexical index is ready within seconds, ask again"
+            ) from None
+        try:
+            import numpy as np
+
+            rows = self.store.rows()
+            if version is None or not rows.ids:
+                raise EmptyKnowledgeBase("the knowledge base is empty: run 'mdbot ingest PATH…' first")
+            corpus = Corpus(rows.ids, rows.texts, rows.metas)
+            self.snapshots.publish_lexical(version, corpus, build_bm25)
+            vectors = np.asarray(rows.vectors, dtype=np.float32)
+            self.snapshots.publish_dense(version, vectors, np.ones(len(rows.ids), dtype=bool), "complete")
+            self.snapshots.prune(keep=version)
+        finally:
+            lock.release()
+        return self.snapshots.pointer()
+
+    def _load_lexical(self, version: str) -> None:
         import bm25s
         import Stemmer
 
-        cache = self.store.lexical_dir(version)
-        corpus = load_corpus(cache)
-        bm25 = None
-        if corpus is not None:
-            try:
-                bm25 = bm25s.BM25.load(str(cache / "bm25"))
-            except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
-                bm25 = None
+        corpus = self.snapshots.load_corpus(version)
+        if corpus is None:
+            raise EmptyKnowledgeBase(f"the knowledge base snapshot {version} is unreadable: run 'mdbot ingest' again")
+        try:
+            bm25 = bm25s.BM25.load(str(self.snapshots.dir(version) / "bm25"), mmap=True)
+        except Exception:  # noqa: BLE001 - a damaged index is rebuilt from the passages
+            bm25 = build_bm25(corpus)
         self._stemmer = Stemmer.Stemmer("english")
-        if corpus is None or bm25 is None:
-            corpus = self.store.corpus()
-            tokens = bm25s.tokenize(
-                [_bm25_text(t, m) for t, m in zip(corpus.texts, corpus.metas, strict=True)],
-                stopwords="en",
-                stemmer=self._stemmer,
-                show_progress=False,
-            )
-            bm25 = bm25s.BM25()
-            bm25.index(tokens, show_progress=False)
-            save_corpus(cache, corpus)
-            bm25.save(str(cache / "bm25"))
-            self.store.prune_lexical(keep=version)
         self._corpus, self._bm25, self._version = corpus, bm25, version
+        self._vectors = self._have = None
+        self._dense_stamp = None
+        self.coverage = 0.0
         self._names = NameIndex(corpus.metas)
         inlinks: dict[str, set[str]] = {}
         for meta in corpus.metas:
@@ -246,6 +321,24 @@ class Searcher:
         self._inlinks = {doc: len(src) for doc, src in inlinks.items()}
         self._position = {cid: i for i, cid in enumerate(corpus.ids)}
         self._kind_of = {m["doc_id"]: m.get("kind", "manual") for m in corpus.metas}
+
+    def status(self) -> dict:
+        """How ready the knowledge base is: passages, share with vectors, and the ingest's progress."""
+        self.load()
+        out = {"passages": len(self._corpus.ids), "dense": round(self.coverage, 3), "state": self.state}
+        if self.state == "embedding":
+            running = self.snapshots.progress() or {}
+            out.update({k: running[k] for k in ("done", "total", "rate", "eta_s") if k in running})
+        return out
+
+    def manual_versions(self) -> dict[str, int]:
+        """LAMMPS versions of the ingested manual pages, with how many pages each."""
+        self.load()
+        pages: dict[str, set[str]] = {}
+        for meta in self._corpus.metas:
+            if meta.get("kind") == "manual":
+                pages.setdefault(meta.get("version") or "", set()).add(meta["doc_id"])
+        return {v: len(d) for v, d in pages.items()}
 
     def warm_up(self) -> None:
         """Load indexes and the embedding model now rather than on the first query."""
@@ -256,8 +349,39 @@ class Searcher:
         if self._embedder is None:
             from .embeddings import Embedder
 
-            self._embedder = Embedder(self.settings.embedding_model)
+            self._embedder = Embedder(
+                self.settings.embedding_model, self.settings.data_dir / "cache", self.settings.embedding_backend
+            )
         return self._embedder.query(query)
+
+    def _impute(self, dense_docs: list[str], bm25_docs: list[str]) -> list[str]:
+        """The dense ranking of a partly embedded corpus, completed: a document without vectors yet takes
+        the place it has in the BM25 ranking, so embedded documents gain nothing from being embedded first."""
+        waiting = [d for d in bm25_docs if d not in self._embedded_docs]
+        slots: dict[int, str] = {}
+        for doc in waiting:
+            rank = bm25_docs.index(doc)
+            while rank in slots:
+                rank += 1
+            slots[rank] = doc
+        ranked, rest = [], iter(dense_docs)
+        for i in range(len(dense_docs) + len(waiting)):
+            doc = slots.get(i) or next(rest, None)
+            if doc is not None:
+                ranked.append(doc)
+        return ranked
+
+    def _dense(self, query: str, n: int) -> list[int]:
+        """Rows of the ``n`` passages most similar to the query, among those with a vector (exact search)."""
+        import numpy as np
+
+        if self._vectors is None or not self._have.any() or self._vectors.shape[1] == 0:
+            return []
+        sims = np.asarray(self._vectors @ self._query_vector(query), dtype=np.float32)
+        sims[~self._have] = -np.inf
+        n = min(n, int(self._have.sum()))
+        top = np.argpartition(-sims, n - 1)[:n]
+        return [int(i) for i in top[np.argsort(-sims[top])]]
 
     # --------------------------------------------------------------------------------------- ranking
     def _bm25_chunks(self, query: str) -> tuple[list[int], list[float]]:
@@ -318,9 +442,9 @@ class Searcher:
                 value = {d: vals[0] for d, vals in per_doc.items()}
             doc_lists[list_name] = sorted(value, key=lambda d: -value[d])
 
-        if dense:
-            ids, _sims = self.store.dense(self._query_vector(query), DENSE_N)
-            passages("dense", [self._position[i] for i in ids if i in self._position])
+        dense_rows = self._dense(query, DENSE_N) if dense else []
+        if dense_rows:
+            passages("dense", dense_rows)
         if bm25:
             order, scores = self._bm25_chunks(query)
             passages("bm25", order, scores)
@@ -339,6 +463,8 @@ class Searcher:
                     break
         fused: dict[str, float] = {}
         found_by: dict[str, list[str]] = {}
+        if "dense" in doc_lists and self.coverage < 1.0 and "bm25" in doc_lists:
+            doc_lists["dense"] = self._impute(doc_lists["dense"], doc_lists["bm25"])
         for list_name, docs in doc_lists.items():
             weights = strength.get(list_name, {})
             for rank, doc in enumerate(docs):
@@ -376,6 +502,8 @@ class Searcher:
                     round(score / ceiling, 4),
                     corpus.texts[pos],
                     meta.get("kind", "manual"),
+                    meta.get("version", ""),
+                    meta.get("url", ""),
                     found_by[doc],
                 )
             )

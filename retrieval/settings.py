@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +20,14 @@ class RetrievalSettings(BaseSettings):
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
         description="sentence-transformers model: a local path, or the packaged all-MiniLM-L6-v2 (offline).",
+    )
+    embedding_backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="auto: ONNX Runtime when an export of the model agrees with it, else sentence-transformers.",
+    )
+    manual_source_url: str = Field(
+        "https://github.com/lammps/lammps/blob/patch_{tag}/doc/src/{stem}.rst",
+        description="A manual page's link for its own version ({tag} = 29Aug2024, {stem} = fix_nh); empty: the file.",
     )
     embedding_batch: int = Field(64, gt=0, description="Texts per embedding batch during ingest.")
     potentials_dirs: Annotated[list[Path], NoDecode] = Field(

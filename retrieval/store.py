@@ -1,14 +1,13 @@
-"""The knowledge store: chromadb for passages and their vectors, plus a cached BM25 index.
+"""The knowledge store: chromadb for passages and their vectors, written by ingest alone.
 
 Chroma is the single source of truth (embedded persistent client under ``MDBOT_DATA_DIR``, or a Chroma
-server when ``MDBOT_CHROMA_URL`` is set). The lexical index is derived from it and cached on local disk,
-keyed by a corpus version that every ingest changes.
+server when ``MDBOT_CHROMA_URL`` is set). Searches read a snapshot derived from it (``snapshot.py``),
+named by the corpus version stored here.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,8 @@ def _client(settings: RetrievalSettings):
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
-def _metadata(chunk: Chunk, file: str, file_hash: str) -> dict:
+def metadata(chunk: Chunk, file: str, file_hash: str) -> dict:
+    """What is stored with a passage (chromadb metadata values are strings and numbers only)."""
     return {
         "doc_id": chunk.doc_id,
         "title": chunk.title,
@@ -54,6 +54,8 @@ def _metadata(chunk: Chunk, file: str, file_hash: str) -> dict:
         "file": file,
         "file_hash": file_hash,
         "links": "|".join(chunk.links),
+        "version": chunk.version,
+        "url": chunk.url,
     }
 
 
@@ -64,6 +66,13 @@ class Corpus:
     ids: list[str]
     texts: list[str]
     metas: list[dict]
+
+
+@dataclass
+class Rows(Corpus):
+    """The corpus with each passage's stored vector."""
+
+    vectors: list
 
 
 class KnowledgeStore:
@@ -113,7 +122,7 @@ class KnowledgeStore:
         ids, metadatas, documents = [], [], []
         for file, file_hash, chunks in files:
             ids += [stable_id(file, str(i)) for i in range(len(chunks))]
-            metadatas += [_metadata(c, file, file_hash) for c in chunks]
+            metadatas += [metadata(c, file, file_hash) for c in chunks]
             documents += [c.text for c in chunks]
         batch = max(1, min(self.client.get_max_batch_size(), 2000))
         for start in range(0, len(ids), batch):
@@ -126,7 +135,10 @@ class KnowledgeStore:
         self.collection.delete(where={"file": file})
 
     def bump_version(self) -> str:
-        version = uuid.uuid4().hex
+        return self.set_version(uuid.uuid4().hex)
+
+    def set_version(self, version: str) -> str:
+        """Mark the stored corpus as ``version`` (the snapshot published from it carries the same name)."""
         self.meta.upsert(ids=[META_ID], documents=[version], embeddings=[[0.0]])
         return version
 
@@ -148,23 +160,19 @@ class KnowledgeStore:
             [got["metadatas"][i] for i in order],
         )
 
-    def dense(self, vector: np.ndarray, n: int) -> tuple[list[str], list[float]]:
-        n = min(n, self.count())
-        if n <= 0:
-            return [], []
-        got = self.collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
-        return got["ids"][0], [1.0 - d for d in got["distances"][0]]
-
-    # -------------------------------------------------------------------------------------- lexical cache
-    def lexical_dir(self, version: str) -> Path:
-        return self.settings.store_dir / "lexical" / version
-
-    def prune_lexical(self, keep: str) -> None:
-        root = self.settings.store_dir / "lexical"
-        if root.is_dir():
-            for d in root.iterdir():
-                if d.name != keep:
-                    shutil.rmtree(d, ignore_errors=True)
+    def rows(self) -> Rows:
+        """Everything stored, vectors included, in id order (an ingest merges its new passages into it)."""
+        if not self.settings.chroma_url and not (self.settings.store_dir / "chroma").is_dir():
+            return Rows([], [], [], [])
+        got = self.collection.get(include=["documents", "metadatas", "embeddings"])
+        order = sorted(range(len(got["ids"])), key=lambda i: got["ids"][i])
+        vectors = got["embeddings"] if got.get("embeddings") is not None else [None] * len(order)
+        return Rows(
+            [got["ids"][i] for i in order],
+            [got["documents"][i] for i in order],
+            [got["metadatas"][i] for i in order],
+            [vectors[i] for i in order],
+        )
 
 
 def save_corpus(path: Path, corpus: Corpus) -> None:

@@ -57,10 +57,12 @@ requires_bwrap = pytest.mark.skipif(
 
 # ------------------------------------------------------------------ a small real knowledge base
 
-MANUAL = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "lammps-manual-2020"
+# The 2024 manual's reStructuredText sources (the default of `make run`); the 2020 HTML copy stays supported.
+MANUAL = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "lammps-manual-2024"
+MANUAL_2020 = MANUAL.parent / "lammps-manual-2020"
 PAGES = """fix_nh fix_langevin fix_temp_berendsen fix_rigid fix_shake Howto_thermostat Howto_spc pair_eam pair_lj
 compute_msd compute_rdf Howto_diffusion neighbor neigh_modify units velocity Errors_warnings fix_nvt_sllod
-read_data fix_qeq_reax pair_reaxc thermo_modify fix_addforce kspace_style minimize run fix_deform variable
+read_data fix_qeq_reaxff pair_reaxff thermo_modify fix_addforce kspace_style minimize run fix_deform variable
 Howto_walls fix_wall""".split()
 
 requires_manual = pytest.mark.skipif(not MANUAL.is_dir(), reason=f"manual corpus not found at {MANUAL}")
@@ -73,6 +75,10 @@ def make_lab_docs(root: Path) -> Path:
         "# Lab protocols\n\n## Water equilibration\n\nWe always equilibrate the SPC/E water box for 200 ps "
         "in NPT at 300 K with SHAKE on the O-H bonds before production runs.\n\n## Naming\n\n"
         "Job directories are named after the project code, e.g. ZEBRA-17.\n"
+    )
+    (docs / "molecules.md").write_text(
+        "# Our solvents\n\n| name | SMILES |\n|---|---|\n| ethylene carbonate | C1COC(=O)O1 |\n"
+        "| dimethyl sulfoxide (DMSO) | CS(C)=O |\n"
     )
     (docs / "cluster.txt").write_text(
         "The group cluster 'kestrel' has 64 cores per node. Use at most 4 nodes for LAMMPS jobs.\n"

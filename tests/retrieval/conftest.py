@@ -1,3 +1,3 @@
 """The retrieval tests use the shared knowledge base fixture of tests/conftest.py."""
 
-from tests.conftest import MANUAL, PAGES, make_lab_docs, requires_manual  # noqa: F401
+from tests.conftest import MANUAL, MANUAL_2020, PAGES, make_lab_docs, requires_manual  # noqa: F401

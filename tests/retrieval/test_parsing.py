@@ -1,41 +1,69 @@
-"""Parsing real manual pages (HTML), reStructuredText in LAMMPS's doc/src style, and the other sources."""
+"""Parsing real manual pages (2024 reStructuredText, 2020 HTML), their versions, and the other sources."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mdbot.retrieval.manual import parse_page, parse_rst
+from mdbot.retrieval.manual import detect_version, parse_page, parse_rst, version_key
 from mdbot.retrieval.sources import guess_pair_style, parse_example, parse_potential, script_commands
-from tests.retrieval.conftest import MANUAL, requires_manual
+from tests.retrieval.conftest import MANUAL, MANUAL_2020, requires_manual
+
+LINK = "https://github.com/lammps/lammps/blob/patch_{tag}/doc/src/{stem}.rst"
 
 pytestmark = requires_manual
 
 
 def test_command_page_is_split_along_its_sections():
-    chunks = parse_page(MANUAL / "fix_nh.html")
+    chunks = parse_page(MANUAL / "fix_nh.rst", "29 Aug 2024", LINK)
     sections = [c.section for c in chunks]
     assert sections[0] == "Summary"
     for name in ("Syntax", "Examples", "Description", "Restrictions", "Related commands", "Default"):
         assert name in sections
     assert {c.doc_id for c in chunks} == {"fix_nh"}
-    assert chunks[0].commands[:3] == ["fix nvt", "fix nvt/intel", "fix nvt/kk"]
-    assert {"fix npt", "fix nph"} <= set(chunks[0].commands)
+    assert {"fix nvt", "fix npt", "fix nph", "fix nvt/omp"} <= set(chunks[0].commands)
     examples = next(c for c in chunks if c.section == "Examples")
     assert "fix 1 all nvt temp 300.0 300.0 100.0" in examples.text
     assert "fix_langevin" in chunks[0].links or "Howto_thermostat" in chunks[0].links
     assert all(len(c.text) <= 1000 for c in chunks)
+    assert {c.version for c in chunks} == {"29 Aug 2024"}
+    assert chunks[0].url == "https://github.com/lammps/lammps/blob/patch_29Aug2024/doc/src/fix_nh.rst"
+
+
+def test_html_pages_of_2020_still_parse_and_say_their_version():
+    chunks = parse_page(MANUAL_2020 / "fix_nh.html", "", LINK)
+    assert chunks[0].commands[:3] == ["fix nvt", "fix nvt/intel", "fix nvt/kk"]
+    assert "Syntax" in [c.section for c in chunks]
+    assert {c.version for c in chunks} == {"19 Mar 2020"}  # from the page's own "Version:" line
+    assert chunks[0].url.endswith("/patch_19Mar2020/doc/src/fix_nh.rst")
+    old = parse_page(MANUAL_2020 / "fix_qeq_reax.html")
+    assert {"fix qeq/reax", "fix qeq/reaxff"} <= set(old[0].commands)
+
+
+def test_manual_version_of_a_doc_src_tree(tmp_path):
+    assert detect_version(MANUAL, sorted(MANUAL.glob("*.rst"))) == "29 Aug 2024"
+    checkout = tmp_path / "lammps"
+    (checkout / "doc" / "src").mkdir(parents=True)
+    (checkout / "src").mkdir()
+    (checkout / "src" / "version.h").write_text('#define LAMMPS_VERSION "22 Jul 2025"\n')
+    page = checkout / "doc" / "src" / "units.rst"
+    page.write_text("units command\n=============\n\n.. versionadded:: 4May2022\n\nText.\n")
+    assert detect_version(page.parent, [page]) == "22 Jul 2025"  # version.h of the checkout wins
+    (checkout / "src" / "version.h").unlink()
+    assert detect_version(page.parent, [page]) == "4 May 2022"  # else the newest versionadded note
+    assert parse_page(page, "", LINK)[0].url == ""  # no version, no versioned link
+    assert version_key("22 Jul 2025 - Update 4") > version_key("29 Aug 2024") > version_key("19 Mar 2020")
 
 
 def test_renamed_commands_keep_both_spellings():
-    chunks = parse_page(MANUAL / "fix_qeq_reax.html")
+    chunks = parse_page(MANUAL / "fix_qeq_reaxff.rst")
     assert {"fix qeq/reax", "fix qeq/reaxff"} <= set(chunks[0].commands)
-    pair = parse_page(MANUAL / "pair_reaxc.html")
+    pair = parse_page(MANUAL / "pair_reaxff.rst")
     assert {"pair_style reax/c", "pair_style reaxff"} <= set(pair[0].commands)
 
 
 def test_howto_page_sections():
-    chunks = parse_page(MANUAL / "Howto_thermostat.html")
-    assert chunks[0].title.startswith("8.") or "Thermostat" in chunks[0].title
+    chunks = parse_page(MANUAL / "Howto_thermostat.rst")
+    assert "Thermostat" in chunks[0].title
     assert any("Nose-Hoover" in c.text for c in chunks)
     assert chunks[0].commands == []
 

@@ -29,7 +29,8 @@ def searcher(knowledge):
         ("Nose-Hoover chain thermostat", {"fix_nh"}),  # concept
         ("pair_style eam/alloy", {"pair_eam"}),  # command
         ("fix npt", {"fix_nh"}),  # command documented under another page name
-        ("fix qeq/reaxff", {"fix_qeq_reax"}),  # renamed after 2020: the new spelling finds the old page
+        ("fix qeq/reaxff", {"fix_qeq_reaxff"}),  # command
+        ("fix qeq/reax", {"fix_qeq_reaxff"}),  # the 2020 spelling finds the renamed page
         ("keep water molecules rigid during the run", {"fix_shake", "fix_rigid", "Howto_spc"}),  # task
         ("diffusion coefficient from mean squared displacement", {"Howto_diffusion", "compute_msd"}),  # task
         ("tchain keyword", {"fix_nh"}),  # parameter
@@ -60,6 +61,7 @@ def test_one_result_per_document_best_first(searcher):
     assert all(0 < h.score <= 1 for h in hits)
     first = hits[0]
     assert first.title and first.section and first.text and Path(first.source).exists()
+    assert first.kind == "manual" and first.version == "29 Aug 2024" and first.url.startswith("https://")
 
 
 def test_second_ingest_changes_nothing(knowledge):
@@ -128,7 +130,8 @@ def test_cli_search_json_and_batch(knowledge, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.stderr
     hits = json.loads(result.stdout)  # exactly one JSON document
     assert hits[0]["doc_id"] == "fix_nh" and len(hits) == 3
-    assert set(hits[0]) == {"doc_id", "title", "section", "source", "score", "text", "kind"}
+    assert set(hits[0]) == {"doc_id", "title", "section", "source", "score", "text", "kind", "version", "url"}
+    assert hits[0]["version"] == "29 Aug 2024" and "/patch_29Aug2024/doc/src/fix_nh.rst" in hits[0]["url"]
     batch = tmp_path / "queries.jsonl"
     batch.write_text(
         '{"id": "a", "query": "pair_style eam/alloy"}\nnot json\n{"id": "b", "query": "fix npt"}\n'
@@ -150,3 +153,71 @@ def test_cli_search_before_ingest_and_bad_usage(tmp_path):
     assert _cli(empty, "search").returncode == 2
     assert _cli(empty, "ingest", str(tmp_path / "missing"), "--no-installed").returncode == 2
     assert _cli(empty, "ingest", str(tmp_path), "--kind", "nonsense").returncode == 2
+
+
+# ------------------------------------------------------------------ lexical first, background vectors, resume
+
+SMALL = ("units", "velocity", "fix_shake", "fix_rigid")
+
+
+def _small_manual(tmp_path: Path, knowledge) -> tuple[Path, object]:
+    """A few 2024 pages and an empty data directory that shares the fixture's ONNX export (made once)."""
+    import shutil
+
+    from mdbot.retrieval.settings import RetrievalSettings
+    from tests.retrieval.conftest import MANUAL
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for name in SMALL:
+        shutil.copy(MANUAL / f"{name}.rst", pages / f"{name}.rst")
+    settings = RetrievalSettings(_env_file=None, data_dir=tmp_path / "data")
+    shutil.copytree(knowledge[0].data_dir / "cache", settings.data_dir / "cache")
+    return pages, settings
+
+
+def test_searches_answer_lexically_while_an_ingest_embeds(knowledge, tmp_path):
+    """Another process searches (and a second ingest is turned away) while the first ingest is embedding."""
+    pages, settings = _small_manual(tmp_path, knowledge)
+    seen: dict = {}
+
+    def progress(stage, done, total):
+        if stage == "embedding" and done == 0 and not seen:
+            seen["search"] = _cli(settings, "search", "keep water molecules rigid with SHAKE", "--json", "-k", "2")
+            seen["ingest"] = _cli(settings, "ingest", str(pages), "--no-installed")
+            seen["status"] = Searcher(settings).status()
+
+    report = ingest([pages], "manual", settings, include_installed=False, progress=progress)
+    assert seen, "the ingest never reached its embedding stage"
+    search = seen["search"]
+    assert search.returncode == 0, search.stderr
+    hits = json.loads(search.stdout)
+    assert hits[0]["doc_id"] in {"fix_shake", "fix_rigid"}  # from BM25 and names: no vector exists yet
+    assert seen["ingest"].returncode == 1 and "another ingest" in seen["ingest"].stderr
+    assert seen["status"]["dense"] == 0.0 and seen["status"]["state"] == "embedding"
+    assert report.lexical_s is not None and report.embedded == report.chunks > 0
+    after = Searcher(settings)
+    assert after.status() == {"passages": report.chunks, "dense": 1.0, "state": "complete"}
+    assert after.search("Nose-Hoover", 1, bm25=False, names=False)  # the dense list alone now answers
+    assert after.manual_versions() == {"29 Aug 2024": len(SMALL)}
+
+
+def test_an_interrupted_ingest_resumes_where_it_stopped(knowledge, tmp_path, monkeypatch):
+    from mdbot.retrieval import ingest as ingest_module
+
+    pages, settings = _small_manual(tmp_path, knowledge)
+    monkeypatch.setattr(ingest_module, "BATCH_CHUNKS", 1)  # one file per batch
+
+    def stop_after_first_batch(stage, done, total):
+        if stage == "embedding" and done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest([pages], "manual", settings, include_installed=False, progress=stop_after_first_batch)
+    partial = Searcher(settings)
+    status = partial.status()
+    assert status["state"] == "embedding" and 0 < status["dense"] < 1  # the first file's vectors are kept
+    assert partial.search("units metal real lj", 1)[0].doc_id == "units"  # and the rest is searchable
+    report = ingest([pages], "manual", settings, include_installed=False)
+    assert report.unchanged == 1 and report.added == len(SMALL) - 1  # only what was not stored yet
+    assert Searcher(settings).status()["dense"] == 1.0
