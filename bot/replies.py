@@ -84,9 +84,11 @@ def info(mrkdwn_text: str) -> tuple[str, list[dict]]:
 def citation_url(c: dict, manual_url: str) -> str | None:
     """A web address for a citation (escaped for a Slack link), or None for lab files without one."""
     source = str(c.get("source") or "")
-    if source.startswith(("https://", "http://")):
+    if c.get("url"):  # the page of the manual version the passage came from (retrieval records it)
+        url = str(c["url"])
+    elif source.startswith(("https://", "http://")):
         url = source
-    elif c.get("kind", "manual") == "manual" and c.get("doc_id"):
+    elif c.get("kind", "manual") == "manual" and c.get("doc_id") and not c.get("version"):
         url = manual_url.rstrip("/") + f"/{c['doc_id']}.html"
     else:
         return None
@@ -100,6 +102,8 @@ def _sources(cites: list[dict], manual_url: str) -> str:
         label = mrkdwn.escape(c.get("title") or c.get("doc_id") or "source")
         if c.get("section"):
             label += " — " + mrkdwn.escape(c["section"])
+        if c.get("version"):
+            label += f" (manual of {mrkdwn.escape(c['version'])})"
         url = citation_url(c, manual_url)
         where = f"<{url}|{label}>" if url else f"{label} (`{mrkdwn.escape(Path(c.get('source', '')).name)}`)"
         lines.append(f"[{c['n']}] {where}")

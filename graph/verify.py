@@ -1,13 +1,16 @@
 """No invented commands: every LAMMPS command or style an answer names is checked against what exists.
 
-"Exists" means the installed LAMMPS lists it (``lmp -h``) or the ingested manual documents it. A name known
-to neither is removed from the answer (the sentence, bullet or code line that uses it) and the removal is
-said at the end; a name the manual documents but this build lacks stays, with a note. Numbered citations
-that point at no passage are dropped.
+"Exists" means the installed LAMMPS lists it (``lmp -h``, every style it has); only when that list is not
+available (no LAMMPS here) does the ingested manual decide. A name the binary lacks is removed from the answer
+(the sentence, bullet or code line that uses it) and the removal is said at the end — also when the manual
+documents it (a package this build lacks, or a name renamed or removed since that manual, e.g. ``pair_style
+reax/c``), which the note says. Numbered citations that point at no passage are dropped; when the cited
+manual is older than the installed LAMMPS, the answer says so once.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -151,6 +154,8 @@ def check_answer(text: str, checker: CommandChecker) -> Verdict:
                 manual_only.append(verdict[1])
         else:
             break
+    if checker.styles and manual_only:  # the binary's list decides: what it lacks goes, with a word why
+        text = _strip_names(text, set(manual_only), checker)
     removed = list(dict.fromkeys(removed))
     manual_only = list(dict.fromkeys(manual_only))
     notes = []
@@ -160,13 +165,77 @@ def check_answer(text: str, checker: CommandChecker) -> Verdict:
         notes.append(
             f"⚠️ Removed from this answer: {names} — not a command or style of {build} nor of the manual."
         )
-    if manual_only:
+    if manual_only and checker.styles:
+        names = ", ".join(_with_new_name(n) for n in manual_only)
+        notes.append(
+            f"⚠️ Removed from this answer: {names} — documented in the manual but not in {build} (its "
+            "package is not installed, or it was renamed or removed since)."
+        )
+    elif manual_only:
         names = ", ".join(f"`{n}`" for n in manual_only)
         notes.append(f"ℹ️ {names}: documented in the manual but not installed in {build}.")
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     if notes:
         text += "\n\n" + "\n".join(notes)
     return Verdict(text, removed, manual_only)
+
+
+def _strip_names(text: str, names: set[str], checker: CommandChecker) -> str:
+    """Remove the code lines and the sentences that use any of ``names`` (as judged by the checker)."""
+
+    def fix_block(m: re.Match) -> str:
+        lines = m.group(1).splitlines()
+        kept = [ln for ln in lines if (checker.judge(ln.split("#", 1)[0]) or ("", ""))[1] not in names]
+        head = m.group(0)[: m.start(1) - m.start(0)]
+        return head + "\n".join(kept) + ("\n" if kept else "") + "```"
+
+    text = _FENCE.sub(fix_block, text)
+    while True:
+        for m in _INLINE.finditer(text):
+            if "```" in text[: m.start()] and text[: m.start()].count("```") % 2:
+                continue
+            verdict = checker.judge(m.group(1))
+            if verdict and verdict[1] in names:
+                text = _cut_sentence(text, m.start(), m.end())
+                break
+        else:
+            return text
+
+
+def _with_new_name(name: str) -> str:
+    from mdbot.retrieval.manual import RENAMED
+
+    new = RENAMED.get(name)
+    return f"`{name}` (now `{new}`)" if new else f"`{name}`"
+
+
+@functools.lru_cache(maxsize=1)
+def installed_version() -> str:
+    """The installed LAMMPS's version ("22 Jul 2025 - Update 4"), "" when there is none to ask."""
+    from mdbot.sandbox.install import LammpsNotFound, capabilities
+
+    try:
+        return capabilities().version
+    except (LammpsNotFound, OSError):
+        return ""
+
+
+def version_note(passages: list[dict], installed: str) -> str:
+    """One line when a cited manual passage comes from a manual older than the installed LAMMPS."""
+    from mdbot.retrieval.manual import version_key
+
+    have = version_key(installed)
+    older = sorted(
+        {p["version"] for p in passages if p.get("kind") == "manual" and p.get("version")},
+        key=lambda v: version_key(v) or (0, 0, 0),
+    )
+    older = [v for v in older if have and (version_key(v) or have) < have]
+    if not older:
+        return ""
+    return (
+        f"ℹ️ Cited from the LAMMPS manual of {' and '.join(older)}; the installed LAMMPS is {installed}, which "
+        "may differ (newer styles, changed defaults): its own style list decided which commands stay above."
+    )
 
 
 _CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
@@ -207,7 +276,13 @@ def citations(text: str, passages: list[dict]) -> tuple[str, list[dict]]:
                 "section": p.get("section", ""),
                 "source": p.get("source", ""),
                 "kind": p.get("kind", ""),
+                "version": p.get("version", ""),
+                "url": p.get("url", ""),
                 "cited": bool(cited),
             }
         )
+    if any(c["kind"] == "manual" and c["version"] for c in out):
+        note = version_note(out, installed_version())
+        if note and note not in text:
+            text = f"{text.rstrip()}\n\n{note}"
     return text, out

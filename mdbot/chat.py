@@ -29,7 +29,12 @@ def render_turn(turn, out: Console) -> None:
         out.print("[bold]Sources[/]")
         for c in cited:
             section = f" — {c['section']}" if c.get("section") else ""
-            out.print(f"  [{c['n']}] {c['title']}{section}  [dim]{c.get('source', '')}[/]", highlight=False)
+            version = f" (manual of {c['version']})" if c.get("version") else ""
+            where = c.get("url") or c.get("source", "")
+            from rich.markup import escape
+
+            label = escape(f"[{c['n']}] {c['title']}{section}{version}")
+            out.print(f"  {label}  [dim]{escape(where)}[/]", highlight=False)
     if turn.pictures:
         out.print("[bold]Pictures[/] " + "  ".join(turn.pictures), highlight=False)
     meta = (
