@@ -2,6 +2,7 @@
 within Slack's 3 s, a visible status at once, each answered exactly once).
 
     .venv/bin/python bench/slack_load.py [--requests 20] [--workers 2] [--kind qa|run] [--json]
+    .venv/bin/python bench/slack_load.py --processes 1 2 [--requests 100] [--json]
 
 The real Bolt app behind its real HTTP endpoint, the local Slack Web API of tests/bot/slack_api.py, and a
 real brain without a model (offline): ``qa`` answers from the knowledge base in ``--data-dir`` (the manual, if
@@ -10,6 +11,13 @@ script (500 atoms, 500 steps) to every mention, so each request downloads a file
 sandbox. Per request: the HTTP acknowledgement (against Slack's 3 s: the time is measured here; tests/bot
 prove by order that no acknowledgement waits for the work), the time until the status message is in the thread, the time
 until the answer replaced it, and the Web API calls it took.
+
+``--processes N…``: N real ``mdbot slack`` processes in Socket Mode on one local Socket Mode server
+(tests/bot/test_processes.py) and one SQLite journal, the local Slack with the agent features on, offline
+brains ("what can you do?" is answered by the help rule: the Slack layer and the coordination are
+measured, not a model). Every tenth mention is delivered twice (a Slack retry). Per N: the envelope's
+acknowledgement (p95 target < 0.5 s), the first status (the thread's status line, target < 2 s), answers per
+minute, and whether each mention was answered exactly once.
 """
 
 from __future__ import annotations
@@ -46,6 +54,50 @@ def _summary(values: list[float]) -> dict:
             "max": round(max(values), 3)}  # fmt: skip
 
 
+def fleet(n_processes: int, requests: int) -> dict:
+    """``requests`` mentions in a burst to ``n_processes`` mdbot slack processes (see the module docstring)."""
+    from tests.bot.test_processes import SocketFleetServer, mention, start_bots, stop_bots
+
+    work = Path(tempfile.mkdtemp(prefix="mdbot-bench-fleet-"))
+    with MockSlack(agent=True) as slack:
+        server = SocketFleetServer()
+        procs = start_bots(slack, server, work, n_processes)
+        try:
+            base = 30_000
+            sent = {}
+            t0 = time.monotonic()
+            for n in range(requests):
+                sent[f"{base + n}.000100"] = time.monotonic()
+                server.send(mention(n, base), f"e{n}")
+                if n % 10 == 0:
+                    server.send(mention(n, base), f"e{n}-retry", retry=1)
+
+            def answers() -> dict[str, int]:
+                out: dict[str, int] = {}
+                for m in list(slack.messages.values()):
+                    if m.thread_ts in sent and '"mdbot_feedback"' in json.dumps(m.blocks):
+                        out[m.thread_ts] = out.get(m.thread_ts, 0) + 1
+                return out
+
+            done = slack.wait_for(lambda: len(answers()) >= requests, 1800)
+            last = max(m.at for m in list(slack.messages.values()) if m.thread_ts in sent)
+            counts = answers()
+            acks = [server.acked_at[e] - server.sent_at[e] for e in server.sent_at if e in server.acked_at]
+            first: dict[str, float] = {}
+            for st in list(slack.statuses):
+                if st["thread_ts"] in sent:
+                    first.setdefault(st["thread_ts"], st["at"] - sent[st["thread_ts"]])
+        finally:
+            stop_bots(procs)
+            server.close()
+    return {
+        "processes": n_processes, "requests": requests, "all_answered": done,
+        "exactly_once": done and all(v == 1 for v in counts.values()) and len(counts) == requests,
+        "ack_s": _summary(acks), "first_status_s": _summary(list(first.values()) or [float("nan")]),
+        "answers_per_min": round(requests / max(1e-9, last - t0) * 60, 1),
+    }  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=20)
@@ -53,7 +105,25 @@ def main() -> None:
     ap.add_argument("--kind", choices=("qa", "run"), default="qa")
     ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("MDBOT_DATA_DIR", ROOT / ".mdbot")))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--processes", type=int, nargs="+", help="mdbot slack processes in Socket Mode (see above)"
+    )
     args = ap.parse_args()
+    if args.processes:
+        reports = [fleet(n, args.requests) for n in args.processes]
+        if args.json:
+            print(json.dumps(reports))
+            return
+        print(
+            f"{args.requests} mentions in a burst (every tenth retried), Socket Mode, offline brains, 2 workers each"
+        )
+        print(
+            f"{'processes':>10}{'ack p95 s':>11}{'first status p95 s':>20}{'answers/min':>13}{'exactly once':>14}"
+        )
+        for r in reports:
+            print(f"{r['processes']:>10}{r['ack_s']['p95']:>11.3f}{r['first_status_s']['p95']:>20.3f}"
+                  f"{r['answers_per_min']:>13.1f}{str(r['exactly_once']):>14}")  # fmt: skip
+        return
 
     from mdbot.bot.app import SlackBot
     from mdbot.bot.server import http_server

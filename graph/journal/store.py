@@ -7,6 +7,7 @@ current), so a lab upgrading mdbot keeps its history.
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,23 @@ def _engine_url(url: str) -> str:
     return url
 
 
+@contextmanager
+def _migrating(url: str):
+    """Processes that open a new SQLite journal together would both create its tables: a file lock next
+    to the database makes them take turns (PostgreSQL uses an advisory lock in the transaction instead)."""
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    with open(url.removeprefix("sqlite:///") + ".migrate.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 class Journal:
     """The journal of one deployment. Thread-safe: every call uses its own session."""
 
@@ -58,7 +76,11 @@ class Journal:
                 cur.close()
 
         cfg = alembic_config(self.url)
-        with self.engine.begin() as conn:
+        with _migrating(self.url), self.engine.begin() as conn:  # one process at a time (several bots)
+            if self.engine.dialect.name == "postgresql":
+                from sqlalchemy import text
+
+                conn.execute(text("SELECT pg_advisory_xact_lock(7243001)"))  # released at commit
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -37,6 +38,8 @@ class SocketFleetServer:
         self.connections: list = []  # open websockets, in the order they connected
         self.unacked: dict[object, dict[str, dict]] = {}  # ws -> envelope id -> envelope
         self.acked: set[str] = set()
+        self.sent_at: dict[str, float] = {}  # envelope id -> time.monotonic() sent / acknowledged
+        self.acked_at: dict[str, float] = {}
         self.redelivered = 0
         self._next = itertools.count()
         self._server = serve(self._handle, "127.0.0.1", 0)
@@ -55,6 +58,7 @@ class SocketFleetServer:
                 with self._cond:
                     self.unacked[ws].pop(eid, None)
                     self.acked.add(eid)
+                    self.acked_at.setdefault(eid, time.monotonic())
                     self._cond.notify_all()
         except Exception:  # noqa: BLE001 - a killed process drops its connection mid-frame
             pass
@@ -78,6 +82,7 @@ class SocketFleetServer:
             assert self._cond.wait_for(lambda: self.connections, PATIENT_S), "no connection left"
             ws = self.connections[(next(self._next) if to is None else to) % len(self.connections)]
             self.unacked[ws][envelope_id] = envelope
+            self.sent_at[envelope_id] = time.monotonic()
         try:
             ws.send(json.dumps(envelope))
         except Exception:  # noqa: BLE001 - closed meanwhile: its handler redelivers what it had
@@ -94,33 +99,44 @@ def mention(n: int, base: int) -> dict:
             "event_id": f"Ev{base + n:010d}", "event_time": base + n}  # fmt: skip
 
 
+def start_bots(slack: MockSlack, server: SocketFleetServer, tmp_path: Path, n: int = 2) -> list:
+    """``n`` `mdbot slack` processes in Socket Mode on one SQLite journal under ``tmp_path``; [(Popen, log)]."""
+    slack.socket_url = f"ws://127.0.0.1:{server.port}/link/?ticket=test"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MDBOT_")}
+    env.update(
+        MDBOT_DATA_DIR=str(tmp_path / "data"), MDBOT_SLACK_BOT_TOKEN=BOT_TOKEN, MDBOT_SLACK_APP_TOKEN=APP_TOKEN,
+        MDBOT_SLACK_API_URL=slack.api_url, MDBOT_SLACK_LEASE_S="3", MDBOT_SLACK_HEARTBEAT_S="0.5",
+        MDBOT_SLACK_USER_CONCURRENCY="50", MDBOT_SLACK_USER_RATE="1000", MDBOT_SLACK_QUEUE_LIMIT="500",
+        MDBOT_SLACK_PROGRESS_INTERVAL_S="0", MDBOT_JUDGE="false", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
+    )  # fmt: skip
+    procs = []
+    for i in range(n):
+        log = open(tmp_path / f"bot{i}.log", "w")  # noqa: SIM115 - closed by stop_bots
+        procs.append((subprocess.Popen([sys.executable, "-m", "mdbot.cli", "slack"], cwd=tmp_path, env=env,
+                                       stdout=log, stderr=subprocess.STDOUT), log))  # fmt: skip
+    assert server.wait_connections(n), [(tmp_path / f"bot{i}.log").read_text() for i in range(n)]
+    return procs
+
+
+def stop_bots(procs: list) -> None:
+    for proc, log in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(PATIENT_S)
+        log.close()
+
+
 @pytest.fixture
 def fleet(tmp_path):
     """Two `mdbot slack` processes in Socket Mode on one SQLite journal."""
     with MockSlack() as slack:
         server = SocketFleetServer()
-        slack.socket_url = f"ws://127.0.0.1:{server.port}/link/?ticket=test"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MDBOT_")}
-        env.update(
-            MDBOT_DATA_DIR=str(tmp_path / "data"), MDBOT_SLACK_BOT_TOKEN=BOT_TOKEN, MDBOT_SLACK_APP_TOKEN=APP_TOKEN,
-            MDBOT_SLACK_API_URL=slack.api_url, MDBOT_SLACK_LEASE_S="3", MDBOT_SLACK_HEARTBEAT_S="0.5",
-            MDBOT_SLACK_USER_CONCURRENCY="50", MDBOT_SLACK_USER_RATE="1000", MDBOT_SLACK_QUEUE_LIMIT="500",
-            MDBOT_SLACK_PROGRESS_INTERVAL_S="0", MDBOT_JUDGE="false", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
-        )  # fmt: skip
         procs = []
-        for i in range(2):
-            log = open(tmp_path / f"bot{i}.log", "w")  # noqa: SIM115 - closed with the process below
-            procs.append((subprocess.Popen([sys.executable, "-m", "mdbot.cli", "slack"], cwd=tmp_path, env=env,
-                                           stdout=log, stderr=subprocess.STDOUT), log))  # fmt: skip
         try:
-            assert server.wait_connections(2), [(tmp_path / f"bot{i}.log").read_text() for i in range(2)]
+            procs = start_bots(slack, server, tmp_path, 2)
             yield slack, server, procs, tmp_path
         finally:
-            for proc, log in procs:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    proc.wait(PATIENT_S)
-                log.close()
+            stop_bots(procs)
             server.close()
 
 
