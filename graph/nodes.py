@@ -30,8 +30,9 @@ from .passages import (
     search,
     with_scripts,
 )
-from .repair import deterministic, repeats
+from .repair import all_fixes, repeats
 from .state import Attempt, Intent, SandboxResult, State, Verdict, error_of, new_turn, result_of, succeeded
+from .structure import named_in_docs
 from .verify import check_answer, citations
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,10 @@ def _rules(state: State, ctx: Context, text: str) -> tuple[str, str] | None:
     if forced in ("qa", "generate", "help"):
         return forced, "set by the caller"
     attached = {n: state.get("files", {}).get(n, "") for n in state.get("attached", [])}
-    return rule_intent(text, attached, ctx.command_names())
+    decided = rule_intent(text, attached, ctx.command_names())
+    if decided is None and named_in_docs(text, ctx.searcher):
+        return "structure", "a molecule the lab's docs give a SMILES for, to simulate"
+    return decided
 
 
 def _ask_router(state: State, ctx: Context, calls: Calls, text: str) -> tuple[str, str] | None:
@@ -131,7 +135,7 @@ def answer(state: State, runtime: Runtime[Context]) -> dict:
         why = "no language model is configured (set MDBOT_LLM_INSTRUCT_BASE_URL)"
         if ctx.instruct is not None:
             why = "the model-call budget of this request is spent"
-        return _offline(state, passages, why)
+        return _offline(state, ctx, passages, why)
     _emit(runtime, "writing", "Writing the answer…")
     messages = [
         SystemMessage(prompts.ANSWER_SYSTEM.format(passages=numbered_passages(passages))),
@@ -141,7 +145,7 @@ def answer(state: State, runtime: Runtime[Context]) -> dict:
     try:
         text = calls.text("instruct", "answer", messages)
     except Exception as exc:  # noqa: BLE001
-        return {**_offline(state, passages, model_error(exc)), **calls.update()}
+        return {**_offline(state, ctx, passages, model_error(exc)), **calls.update()}
     verdict = check_answer(text, ctx.command_checker())
     text, cites = citations(verdict.text, passages)
     return {
@@ -153,21 +157,27 @@ def answer(state: State, runtime: Runtime[Context]) -> dict:
     }
 
 
-def _offline(state: State, passages: list[dict], why: str) -> dict:
-    """The reply without a model: the best passages, cited."""
-    text, cites = citations(offline_answer(passages, why, state.get("feedback", "")), passages[:5])
+def _offline(state: State, ctx: Context, passages: list[dict], why: str) -> dict:
+    """The reply without a model: the manual's paragraphs that answer the question, cited."""
+    from .offline import offline_reply
+
+    text, pages = offline_reply(ctx, state.get("request", ""), passages, why)
+    if not text:
+        text, pages = offline_answer(passages, why, state.get("feedback", "")), passages[:5]
+    text, cites = citations(text, pages)
     return {"answer": text, "citations": cites, "outcome": "offline"}
 
 
 # ------------------------------------------------------------------------------------- explain / help
 def explain(state: State, runtime: Runtime[Context]) -> dict:
-    """A pasted error or log: the sandbox's diagnosis (no model needed), the manual, and the model's words."""
+    """A LAMMPS ERROR or WARNING in the message: what it means, likely fixes, the command's syntax and the
+    manual's entry (no model needed, ``errors``); the instruct model's words on top when there is one."""
     ctx = runtime.context
     text = state.get("request", "")
     _emit(runtime, "diagnosing", "Reading the error…")
     found = _diagnose(ctx, text)
     if found is None:
-        return {"answer": "I found no LAMMPS `ERROR:` line to explain.", "outcome": "answered"}
+        return {"answer": "I found no LAMMPS `ERROR:` or `WARNING:` line to explain.", "outcome": "answered"}
     diagnosis, passages = found
     calls = Calls(state, ctx)
     if calls.has("instruct"):
@@ -180,37 +190,33 @@ def explain(state: State, runtime: Runtime[Context]) -> dict:
             body = check_answer(calls.text("instruct", "explain", messages), ctx.command_checker()).text
             text_out, cites = citations(diagnosis + "\n\n" + body, passages)
             return {"answer": text_out, "citations": cites, "outcome": "answered", **calls.update()}
-        except Exception as exc:  # noqa: BLE001
-            diagnosis += f"\n_({model_error(exc)}; the diagnosis above needs no model.)_"
-    if passages:
-        diagnosis += "\n*In the manual:* " + "; ".join(
-            f"[{i}] {p['title']}" for i, p in enumerate(passages[:3], 1)
-        )
-    text_out, cites = citations(diagnosis, passages[:3])
+        except Exception as exc:  # noqa: BLE001 - an unreachable model leaves the rule-based explanation
+            diagnosis += f"\n\n_({model_error(exc)}; the explanation above needs no model.)_"
+    text_out, cites = citations(diagnosis, passages)
     return {"answer": text_out, "citations": cites, "outcome": "answered", **calls.update()}
 
 
 def _diagnose(ctx: Context, text: str) -> tuple[str, list[dict]] | None:
-    """The sandbox's diagnosis of the pasted error in words, and manual passages on it; None: no error."""
+    """The explanation of the message's ERROR/WARNING in Markdown and the pages it cites; None: neither."""
     from mdbot.sandbox.diagnose import diagnose
-    from mdbot.sandbox.logparse import parse_text
+    from mdbot.sandbox.logparse import LogError, parse_text
     from mdbot.sandbox.script import commands
 
-    err = parse_text(text).error
-    if err is None:
+    from . import errors
+
+    msg = errors.find_message(text)
+    if msg is None:
         return None
-    d = diagnose(err, [("in.lammps", commands(text))], ctx.capabilities(), ctx.potentials(), [])
-    passages, _ = search(ctx, f"ERROR: {err.message}", 4)
-    if d.command:
-        more, _ = search(ctx, d.command, 2, kinds={"manual"})
-        seen = {p["doc_id"] for p in passages}
-        passages += [p for p in more if p["doc_id"] not in seen]
-    lines = [f"*Error:* {d.message}"]
-    if d.command:
-        lines.append(f"*Command:* `{d.command}`" + (f" (line {d.line})" if d.line else ""))
-    if d.hint:
-        lines.append(f"*Likely fix:* {d.hint}")
-    return "\n".join(lines), passages
+    where, hint = "", None
+    if msg.kind == "ERROR":
+        parsed = parse_text(text).error
+        err = parsed if parsed is not None else LogError(msg.text)
+        d = diagnose(err, [("in.lammps", commands(text))], ctx.capabilities(), ctx.potentials(), [])
+        hint = d.hint
+        if d.command:
+            where = f"*Command:* `{d.command}`" + (f" (line {d.line})" if d.line else "")
+    ex = errors.explain(ctx, text, hint)
+    return errors.render(ex, where), ex.pages
 
 
 def help_(state: State, runtime: Runtime[Context]) -> dict:
@@ -249,6 +255,8 @@ def after_prepare(state: State) -> Literal["respond", "validate"]:
 def gather(state: State, runtime: Runtime[Context]) -> dict:
     """Example scripts and manual pages for the code model (and for the offline answer)."""
     ctx = runtime.context
+    if ctx.code is None and state.get("script"):
+        return {}  # an edit of the thread's script by rules (``write``) needs no reference material
     _emit(runtime, "retrieving", "Looking up example scripts and manual pages…")
     query = state.get("request", "")
     examples, _ = search(ctx, query, ctx.settings.example_scripts, kinds={"examples"})
@@ -273,7 +281,9 @@ def write(state: State, runtime: Runtime[Context]) -> dict:
     """The code model writes the script (or, offline, the closest examples are offered)."""
     ctx = runtime.context
     if ctx.code is None:
-        return {"outcome": "offline", "answer": offline_examples(state.get("examples", []))}
+        return _rule_edit(state) if state.get("script") else {
+            "outcome": "offline", "answer": offline_examples(state.get("examples", []))
+        }  # fmt: skip
     _emit(runtime, "writing", "Writing the input script…")
     calls = Calls(state, ctx)
     previous = prompts.PREVIOUS_SCRIPT.format(script=state["script"].strip()) if state.get("script") else ""
@@ -302,6 +312,23 @@ def write(state: State, runtime: Runtime[Context]) -> dict:
             **calls.update(),
         }
     return {"script": script, "origin": "model", "changes": [], **calls.update()}
+
+
+def _rule_edit(state: State) -> dict:
+    """Without a code model: the follow-up's common edits applied to the thread's script by rules (shown as
+    a diff, then run like any script), or a plain word that the rest needs a model."""
+    from .followup import WHAT, edit
+
+    done = edit(state["script"], state.get("request", ""))
+    if done is None or not any(not c.startswith("not changed") for c in done.changes):
+        return {"outcome": "offline", "answer": prompts.NEEDS_MODEL.format(what=WHAT)}
+    preface = "I changed the thread's latest script by rules (no model needed):\n" + "\n".join(
+        f"- {c}" for c in done.changes
+    )
+    preface += f"\n\n```diff\n{done.diff.rstrip()}\n```"
+    if not state.get("may_run", True):
+        return {"script": done.script, "outcome": "not_run", "answer": f"{preface}\n\n_{prompts.NOT_PERMITTED}_"}
+    return {"script": done.script, "origin": "edit:rules", "changes": [], "preface": preface}
 
 
 def _script_from(calls: Calls, messages: list[BaseMessage]) -> str | None:
@@ -419,18 +446,35 @@ def repair(state: State, runtime: Runtime[Context]) -> dict:
     n = last["n"]
     error = error_of(result_of(last))  # the run's when the check passed, else the check's
     caps = ctx.capabilities()
-    fixed = deterministic(last["script"], error, ctx.potentials(), caps.styles if caps else None)
+    original = attempts[0]["script"] if attempts[0]["origin"] == "user" else last["script"]
+    fixed = all_fixes(
+        last["script"], error, ctx.potentials(), caps.styles if caps else None,
+        lambda script: _check_error(state, ctx, script), original,
+    )  # fmt: skip
     if fixed and repeats(fixed[0], attempts) is None:
-        script, kind, change = fixed
-        _emit(runtime, "repairing", f"Attempt {n}: {change}", attempt=n, how=kind)
-        return {"script": script, "origin": f"repair:{kind}", "changes": [change]}
+        script, kinds, changes = fixed
+        for change in changes:
+            _emit(runtime, "repairing", f"Attempt {n}: {change}", attempt=n, how=kinds[0])
+        return {"script": script, "origin": "repair:" + "+".join(dict.fromkeys(kinds)), "changes": changes}
     if ctx.code is None:
         return {
             "outcome": "failed",
-            "feedback": state.get("feedback", "") + "\n\n(No code model is configured to repair it.)",
+            "feedback": state.get("feedback", "")
+            + "\n\n(No model is configured to repair it further: set MDBOT_LLM_INSTRUCT_BASE_URL.)",
         }
     _emit(runtime, "repairing", f"Attempt {n}: asking the code model for a fix…", attempt=n, how="model")
     return _model_repair(state, runtime, _repair_messages(state, ctx, error.get("command")))
+
+
+def _check_error(state: State, ctx: Context, script: str) -> dict | None:
+    """The error of checking a repaired script (None: it passes), between two deterministic fixes."""
+    from mdbot.sandbox.jobs import JobInputError, check
+
+    try:
+        result = check(script, _staged(state), settings=ctx.sandbox)
+    except JobInputError as exc:
+        return {"message": str(exc)}
+    return None if result.status == "ok" else (result.error.model_dump() if result.error else {"message": ""})
 
 
 def _repair_messages(state: State, ctx: Context, command: str | None) -> list[BaseMessage]:

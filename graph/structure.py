@@ -44,6 +44,24 @@ def smiles_in(text: str) -> str | None:
     return m.group(1).rstrip(".,;") if m else None
 
 
+# "build a box of 200 ethylene carbonate molecules", "simulate liquid DMSO": a request, not a question
+_LIQUID = re.compile(r"\b(liquid|box of|mixture|molecules)\b", re.I)
+_QUESTION = re.compile(r"^\s*(how|what|why|which|when|where|can|could|should|is|are|do|does)\b|\?", re.I)
+
+
+def named_in_docs(text: str, searcher) -> tuple[str, str] | None:
+    """(name, SMILES) of a molecule the message asks to simulate by a name the lab's docs give a SMILES for."""
+    if searcher is None or not (_LIQUID.search(text) and _BUILD.search(text)) or _QUESTION.search(text):
+        return None
+    from mdbot.structures.molecules import find_in_message
+
+    try:
+        hits = searcher.search(text, 8, kinds={"docs"})
+    except Exception:  # noqa: BLE001 - an empty or unreadable knowledge base: no name lookup, the usual routes
+        return None
+    return find_in_message(text, [h.text for h in hits])
+
+
 def _request(text: str):
     from mdbot.structures.build import Request
 
@@ -90,7 +108,7 @@ def structure(state: State, runtime: Runtime[Context]) -> dict:
         built = (
             planned
             if planned and planned.get("script")
-            else {**_build(state, name, text, work, ctx.sandbox), **(planned or {})}
+            else {**_build(state, name, text, work, ctx), **(planned or {})}
         )
         return {**built, "preface": preface, "pictures": pictures}
     except StructureError as exc:
@@ -123,10 +141,19 @@ def _describe(state: State, name: str, text: str, work: Path) -> tuple[str, list
     return "\n".join(lines), [str(picture)] if picture else []
 
 
-def _build(state: State, name: str | None, text: str, work: Path, sandbox) -> dict:
+def _build(state: State, name: str | None, text: str, work: Path, ctx: Context) -> dict:
+    from mdbot.structures.errors import StructureError
     from mdbot.structures.service import make_setup
 
-    request = _request(text)
+    request, sandbox, named = _request(text), ctx.sandbox, None
+    smiles = smiles_in(text)
+    if not name and not smiles:
+        named = named_in_docs(text, ctx.searcher)
+        if named is None:
+            raise StructureError(
+                'give the molecule as SMILES ("SMILES CCO"), or add its SMILES to the lab\'s docs'
+            )
+        smiles = named[1]
     if name:
         setup = make_setup(work / "setup", request, path=Path(state["files"][name]), sandbox=sandbox)
     else:
@@ -134,14 +161,15 @@ def _build(state: State, name: str | None, text: str, work: Path, sandbox) -> di
         setup = make_setup(
             work / "setup",
             request,
-            smiles=smiles_in(text),
+            smiles=smiles,
             density=float(density.group(1)) if density else (None if count else 0.8),
             count=int(count.group(1)) if count else None,
             sandbox=sandbox,
         )
-    notes = [f"Built a {setup.kind} setup: {setup.natoms} atoms, {setup.force_field}."] + [
-        f"⚠️ {w}" for w in setup.warnings
-    ]
+    notes = [f"Built a {setup.kind} setup: {setup.natoms} atoms, {setup.force_field}."]
+    if named:
+        notes.append(f"{named[0]} is {named[1]} in the lab's docs.")
+    notes += [f"⚠️ {w}" for w in setup.warnings]
     return {
         "script": setup.script.read_text(),
         "origin": "structure",

@@ -83,6 +83,26 @@ def pores(
     print(f"settings: {doc['settings']['mode']} (Zeo++ {doc['settings']['zeo_accuracy']})")
 
 
+def _smiles_from_docs(name: str, as_json: bool) -> str:
+    """The SMILES the knowledge base's lab documents give ``name`` (ingested with ``mdbot ingest --kind docs``)."""
+    from mdbot.retrieval.search import EmptyKnowledgeBase, Searcher
+    from mdbot.retrieval.settings import RetrievalSettings
+    from mdbot.structures.molecules import find_in_message
+
+    try:
+        hits = Searcher(RetrievalSettings()).search(name, 8, kinds={"docs"})
+    except EmptyKnowledgeBase as exc:
+        _fail(f"--molecule looks the name up in the lab's docs, and {exc}", 2, as_json)
+    found = find_in_message(name, [h.text for h in hits])
+    if found is None:
+        _fail(
+            f"no SMILES for '{name}' in the lab's docs: give --smiles, or add a line 'name: SMILES' to them",
+            2,
+            as_json,
+        )
+    return found[1]
+
+
 @app.command()
 def build(
     out: Annotated[Path, typer.Option("--out", help="Directory for the script and every file it reads.")],
@@ -93,6 +113,10 @@ def build(
     smiles: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--smiles", help="A molecule for a molecular liquid, packed with packmol."),
+    ] = None,
+    molecule: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--molecule", help="A molecule by the name the lab's docs give its SMILES under."),
     ] = None,
     count: Annotated[Optional[int], typer.Option("--count", help="Molecules in the box.")] = None,  # noqa: UP045
     density: Annotated[
@@ -124,8 +148,10 @@ def build(
     from mdbot.structures.errors import StructureError
     from mdbot.structures.service import build_and_prove
 
+    if molecule and not smiles:
+        smiles = _smiles_from_docs(molecule, as_json)
     if (file is None) == (smiles is None):
-        _fail("give either a structure FILE or --smiles", 2, as_json)
+        _fail("give either a structure FILE, --smiles or --molecule", 2, as_json)
     if smiles and count is None and density is None:
         _fail("with --smiles give --count N or --density D", 2, as_json)
     request = Request(temperature, pressure, ensemble.lower(), steps, force_field, charges.lower())

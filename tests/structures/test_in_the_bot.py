@@ -102,3 +102,34 @@ def test_routing_rules_for_structures():
     assert _request("set up a 350 K NVT run of this with charges").charges == "qeq"
     assert _request("run it with QEq").charges == "qeq"
     assert _request("a 300 K run, no charges please").charges == "none"
+
+
+@requires_bwrap
+def test_a_liquid_of_a_molecule_the_lab_docs_name_is_built_and_run(make_brain):
+    turn = make_brain().ask("build a box of 30 ethylene carbonate molecules at 320 K and run it")
+    assert turn.intent == "structure" and turn.outcome == "success", turn.answer
+    assert "ethylene carbonate is C1COC(=O)O1 in the lab's docs" in turn.answer
+    assert "fix md all nvt temp 320 320" in turn.script
+    # a question about such a liquid is still a question, and a name no doc knows is not guessed
+    from mdbot.graph.structure import named_in_docs
+
+    searcher = make_brain().context.searcher
+    assert named_in_docs("simulate liquid DMSO at 300 K", searcher) == ("dmso", "CS(C)=O")
+    assert named_in_docs("how do I build a box of ethylene carbonate molecules?", searcher) is None
+    assert named_in_docs("build a box of 50 unobtainium molecules", searcher) is None
+
+
+def test_molecules_are_found_by_the_names_a_lab_writes_beside_their_smiles():
+    from mdbot.structures.molecules import find_in_message, named_molecules
+
+    notes = [
+        "| name | SMILES |\n| propylene carbonate (PC) | CC1COC(=O)O1 |\nAcetonitrile: CC#N\n"
+        "I agree.\nWe run SPC/E water in NPT at 300 K with SHAKE on the O-H bonds.\n"
+    ]
+    assert named_molecules(notes) == [
+        ("propylene carbonate", "CC1COC(=O)O1"),
+        ("pc", "CC1COC(=O)O1"),
+        ("acetonitrile", "CC#N"),
+    ]
+    assert find_in_message("a box of 100 PC molecules", notes) == ("pc", "CC1COC(=O)O1")
+    assert find_in_message("liquid carbonate", notes) is None  # part of a name is not the name
