@@ -1,7 +1,7 @@
 """Deterministic reading of a message: is there a script, an error, a request for help?
 
 These rules run before any model: an attached ``in.*`` file or a code block of LAMMPS commands is a run, a
-pasted ``ERROR:`` line is an explanation. They are cheap, never wrong in the cases they claim, and they are
+pasted ``ERROR:`` or ``WARNING:`` line (alone, in a log, or inside a sentence) is an explanation. They are cheap, never wrong in the cases they claim, and they are
 what the offline mode has.
 """
 
@@ -22,7 +22,8 @@ _COMMON = frozenset(
 KNOWN_COMMANDS = INPUT_COMMANDS | _COMMON
 SCRIPT_NAME = re.compile(r"^(in\..+|.+\.(in|lmp|lammps|inp))$", re.I)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n?(.*?)```", re.S)
-_ERROR = re.compile(r"^\s*(?:\S+:\s*)?ERROR(?: on proc \d+)?:\s*\S", re.M)
+# A LAMMPS ERROR or WARNING line anywhere: at a line's start, after "I got:", inside a sentence.
+_ERROR = re.compile(r"\b(?:ERROR|WARNING)(?: on proc \d+)?:\s*\S")
 _ABOUT_STRUCTURE = re.compile(
     r"\b(describe|what is (this|it|in it)|structure|formula|density|pores?|space ?group|cell)\b", re.I
 )
@@ -33,6 +34,7 @@ _WRITE = re.compile(
     r"\b(script|input|simulation|run|md|system|box|melt|liquid|crystal|solid|water)\b",
     re.I | re.S,
 )
+_QUESTION = re.compile(r"^\s*(how|what|which|why|when|where|is|are|can|could|should|does|do)\b", re.I)
 _CHANGE = re.compile(
     r"^\s*(now|also|then|and|please|ok|okay)?[\s,]*(make|change|set|use|increase|decrease|raise|lower|add|"
     r"remove|switch|replace|double|halve|run|extend|turn)\b",
@@ -55,13 +57,32 @@ def code_blocks(text: str) -> list[str]:
     return [body for _lang, body in _FENCE.findall(text)]
 
 
+def _unfenced_script(text: str, known: frozenset[str] | set[str]) -> str:
+    """Without fences: the lines from the first LAMMPS command to the last one; a sentence before the
+    script on its first line ("please run this: units lj") is left out."""
+    lines = text.splitlines()
+
+    def is_command(line: str) -> bool:
+        words = line.split("#", 1)[0].split()
+        return bool(words) and words[0].lower() in known
+
+    for i, line in enumerate(lines):
+        m = re.match(r"^(.*?[:?!.])\s+(\S.*)$", line)
+        if not is_command(line) and m and is_command(m.group(2)):
+            lines[i] = m.group(2)
+    hits = [i for i, line in enumerate(lines) if is_command(line)]
+    return "\n".join(lines[hits[0] : hits[-1] + 1]) if hits else ""
+
+
 def script_in_message(text: str, extra_commands=frozenset()) -> str | None:
-    """The LAMMPS script pasted in a code block (or, without fences, the whole message if it is one)."""
+    """The LAMMPS script pasted in a code block (or, without fences, the part of the message that is one)."""
     for body in code_blocks(text):
         if looks_like_lammps(body, extra_commands):
             return body.strip("\n") + "\n"
-    if "```" not in text and len(text.splitlines()) >= 3 and looks_like_lammps(text, extra_commands):
-        return text.strip("\n") + "\n"
+    if "```" not in text and len(text.splitlines()) >= 3:
+        body = _unfenced_script(text, KNOWN_COMMANDS | set(extra_commands))
+        if len(body.splitlines()) >= 3 and looks_like_lammps(body, extra_commands):
+            return body.strip("\n") + "\n"
     return None
 
 
@@ -97,18 +118,26 @@ def rule_intent(text: str, new_files: dict[str, str], extra_commands=frozenset()
     if script_in_message(text, extra_commands):
         return "run", "the message contains a LAMMPS script"
     if has_error(text):
-        return "explain", "the message contains a LAMMPS ERROR line"
+        return "explain", "the message contains a LAMMPS ERROR or WARNING line"
     if _HELP.match(text):
         return "help", "the message asks for help"
     return None
 
 
 def guess_intent(text: str, has_script: bool) -> tuple[str, str]:
-    """Without a model: a request to write or change a script is ``generate``, the rest ``qa``."""
+    """Without a model: a request to write or change a script is ``generate``, the rest ``qa``; a question
+    ("How do I create an fcc crystal?") is ``qa`` even when it names something to build."""
+    if _QUESTION.match(text) and text.rstrip().endswith("?"):
+        return "qa", "a question (keyword rule)"
     if _WRITE.search(text):
         return "generate", "the message asks for a script or simulation (keyword rule)"
     if has_script and _CHANGE.match(text):
         return "generate", "the message asks to change the thread's script (keyword rule)"
+    if has_script and not text.rstrip().endswith("?"):
+        from .followup import requested
+
+        if requested(text):
+            return "generate", "the message names a new value for the thread's script (keyword rule)"
     return "qa", "a question (keyword rule)"
 
 

@@ -85,7 +85,10 @@ def offline_examples(examples: list[dict]) -> str:
     """A script request's reply without a code model: the closest example scripts."""
     if not examples:
         return "No language model is configured and no example script matched, so I can't write this yet."
-    body = "No language model is configured (set MDBOT_LLM_CODE_BASE_URL), so I can't write the script. "
+    body = (
+        "No language model is configured (set MDBOT_LLM_INSTRUCT_BASE_URL: one endpoint serves every role), "
+        "so I can't write the script. "
+    )
     body += "The closest example scripts:\n"
     for ex in examples:
         body += f"\n*{ex['title']}* (`{ex['source']}`)\n```lammps\n{(ex.get('script') or ex['text'])[:1500]}\n```\n"

@@ -96,6 +96,11 @@ The sandbox's own diagnosis: {diagnosis}
 Passages:
 {passages}"""
 
+NEEDS_MODEL = """Without a model I can change these in the thread's latest script by rules: {what} — for \
+example "now run it at T=2.0 for 2000 steps", "make it 500 K", "thermo every 100". Anything else needs a \
+language model: set MDBOT_LLM_INSTRUCT_BASE_URL (one OpenAI-compatible endpoint serves every role; \
+MDBOT_LLM_CODE_BASE_URL gives the code model its own)."""
+
 NOT_PERMITTED = (
     "Running simulations here is limited to the users an admin has allowed (MDBOT_SLACK_RUNNERS), so I did "
     "not start a sandbox job. Questions and explanations work for everyone."
@@ -108,7 +113,9 @@ HELP_TEXT = """I can help with molecular dynamics and LAMMPS:
 - **Run your input** — paste a script in a code block, or attach `in.*` with its data and potential files — I run it and report thermo, health and pictures.
 - **Explain an error** — paste the `ERROR:` line or the log — I say what it means and how to fix it.
 
-Follow-ups in the same thread ("now make it 500 K") build on the earlier script."""
+Follow-ups in the same thread ("now make it 500 K") build on the earlier script. Without a model the
+common ones are applied by rules — temperature, pressure, steps, timestep, thermo/dump frequency, box size —
+and anything else says it needs a model."""
 
 
 STRUCTURE_TOOLS_SYSTEM = """You set up LAMMPS simulations from structures with tools; the tools do the \

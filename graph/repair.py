@@ -3,7 +3,9 @@
 A model call costs seconds and may not help; many failures have one obvious fix that the sandbox already
 knows: a potential file named slightly wrong (the library has the right file for those elements), a missing
 ``mass`` (the elements are in ``pair_coeff``, or the units are LJ), a mistyped style with exactly one close
-match among the installed styles. Those are applied first, and said to the user.
+match among the installed styles. Those are applied first, and said to the user: all of them that a check reveals, one after the other
+(``all_fixes`` checks the script again after each), before the next attempt is spent. Line numbers in what
+is said are those of the user's own script (``line_map``), not of the edited one.
 
 The guard: LAMMPS executes a script top to bottom, so a "repaired" script whose commands up to the failing
 one are unchanged will fail the same way. Such a retry (and any script identical to one already tried, up to
@@ -171,6 +173,58 @@ def deterministic(
         if done and done[0] != script:
             return done[0], kind, done[1]
     return None
+
+
+def line_map(original: str, edited: str) -> dict[int, int | None]:
+    """Line of ``edited`` -> the line of ``original`` it comes from (None: a line the repairs added)."""
+    sm = difflib.SequenceMatcher(None, original.splitlines(), edited.splitlines(), autojunk=False)
+    out: dict[int, int | None] = {}
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        for k in range(j1, j2):
+            same_size = tag == "replace" and i2 - i1 == j2 - j1
+            out[k + 1] = i1 + (k - j1) + 1 if tag == "equal" or same_size else None
+    return out
+
+
+def in_original(text: str, original: str, edited: str) -> str:
+    """``text`` with each "line N" of ``edited`` said as the line of ``original`` (a user's script)."""
+    mapping = line_map(original, edited)
+
+    def sub(m: re.Match) -> str:
+        n = mapping.get(int(m.group(1)))
+        return f"line {n}" if n else f"a line mdbot added (line {m.group(1)} of the edited script)"
+
+    return re.sub(r"\bline (\d+)\b", sub, text)
+
+
+def all_fixes(
+    script: str,
+    error: dict | None,
+    library: PotentialLibrary | None,
+    styles: dict[str, list[str]] | None,
+    recheck,
+    original: str,
+    limit: int = 8,
+) -> tuple[str, list[str], list[str]] | None:
+    """Every deterministic fix the checks reveal, applied in turn: (script, kinds, what changed) or None.
+
+    ``recheck(script)`` checks a fixed script and gives its error (None when it passes); the next known
+    fix applies to that error, until the check passes, an error has no known fix, or ``limit`` fixes."""
+    kinds: list[str] = []
+    changes: list[str] = []
+    current = script
+    for _ in range(limit):
+        fixed = deterministic(current, error, library, styles)
+        if fixed is None:
+            break
+        new, kind, change = fixed
+        changes.append(in_original(change, original, current))
+        kinds.append(kind)
+        current = new
+        error = recheck(current)
+        if error is None:
+            break
+    return (current, kinds, changes) if kinds else None
 
 
 # ------------------------------------------------------------------------------------------- loop guard

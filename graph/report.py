@@ -6,7 +6,17 @@ out as files too; the text keeps everything a reader needs to trust the result.
 
 from __future__ import annotations
 
-from .state import Attempt, Outcome, State, error_of, health_of, result_of, score_of, succeeded
+from .state import (
+    Attempt,
+    Outcome,
+    SandboxResult,
+    State,
+    error_of,
+    health_of,
+    result_of,
+    score_of,
+    succeeded,
+)
 
 ORIGIN = {
     "user": "your script",
@@ -15,6 +25,7 @@ ORIGIN = {
     "repair:potential": "potential file fixed",
     "repair:mass": "masses added",
     "repair:style": "style name fixed",
+    "edit:rules": "your previous script, edited as asked",
 }
 
 
@@ -38,7 +49,9 @@ def _status_line(a: Attempt) -> str:
         return "ran; health: " + "; ".join(health.get("issues", []))
     if not succeeded(a):
         return "ran; " + "; ".join(a["critique"]["problems"] if a["critique"] else [])[:200]
-    return f"ran to step {run.get('final_step')}, healthy"
+    verdict = health.get("verdict", "ran")
+    state = {"equilibrating": "not equilibrated yet", "equilibrated": "equilibrated"}.get(verdict, "healthy")
+    return f"ran to step {run.get('final_step')}, {state}"
 
 
 def outcome_of(attempts: list[Attempt], state_outcome: str) -> Outcome:
@@ -57,10 +70,31 @@ def _success_line(best: Attempt, budget: int) -> str:
     run = result_of(best)  # it ran
     lead = "**The script runs**" if best["origin"] != "user" else "**Your script runs**"
     perf = run.get("performance", {}).get("timesteps_per_s")
-    return (
+    head = (
         f"{lead} (attempt {best['n']} of {budget}): final step {run.get('final_step')}, "
-        f"{run.get('wall_s', 0):.1f} s" + (f", {perf:,.0f} timesteps/s" if perf else "") + ", health ok."
+        f"{run.get('wall_s', 0):.1f} s" + (f", {perf:,.0f} timesteps/s" if perf else "")
     )
+    health = health_of(run)
+    verdict, reason = health.get("verdict", "ran"), health.get("reason", "")
+    if verdict == "equilibrating":
+        return f"{head}. **Not equilibrated yet** — {reason.removeprefix('not equilibrated yet: ')}."
+    if verdict == "equilibrated":
+        return f"{head}; {reason}."
+    return f"{head}; no health problem found (nothing to compare the temperature with)."
+
+
+def thermo_lines(run: SandboxResult | None) -> list[str]:
+    """A short thermo summary of the last run (first → last, late mean ± fluctuation)."""
+    from mdbot.sandbox.health import thermo_summary
+
+    tables = [t for t in (run or {}).get("thermo", []) if t.get("rows")]
+    if not tables:
+        return []
+    last = tables[-1]
+    rows = last.get("rows_total") or len(last["rows"])
+    summary = thermo_summary(last["columns"], last["rows"])
+    which = f"run {len(tables)} of {len(tables)}, " if len(tables) > 1 else ""
+    return ["", f"Thermo ({which}{rows} rows): " + "; ".join(summary) + ".", ""] if summary else []
 
 
 def _lead_lines(state: State, best: Attempt, outcome: Outcome, budget: int) -> list[str]:
@@ -81,10 +115,23 @@ def _lead_lines(state: State, best: Attempt, outcome: Outcome, budget: int) -> l
     ]
     err = error_of(best["run"]) or error_of(best["check"])
     if err.get("command"):
-        lines.append(f"Failing command (line {err.get('line')}): `{err['command']}`")
+        where = f"line {err.get('line')}"
+        first = state["attempts"][0]
+        if first["origin"] == "user" and best is not first and err.get("line"):
+            from .repair import in_original
+
+            where = in_original(where, first["script"], best["script"]) + " of your script"
+        lines.append(f"Failing command ({where}): `{err['command']}`")
     if err.get("hint"):
         lines.append(f"Hint: {err['hint']}")
     return lines
+
+
+def _fixes_origin(origin: str) -> str:
+    """``repair:style+mass`` → "style name fixed, masses added"."""
+    if origin.startswith("repair:") and "+" in origin:
+        return ", ".join(ORIGIN.get(f"repair:{k}", k) for k in origin[len("repair:") :].split("+"))
+    return origin
 
 
 def _critique_lines(best: Attempt) -> list[str]:
@@ -117,12 +164,12 @@ def script_reply(state: State, budget: int) -> tuple[str, Outcome, Attempt]:
     outcome = outcome_of(attempts, state.get("outcome", ""))
     lines = _lead_lines(state, best, outcome, budget) + _notes(best)
     if outcome != "rejected":
-        lines += _critique_lines(best)
+        lines += thermo_lines(best["run"]) + _critique_lines(best)
     if len(attempts) > 1 or best["changes"]:
         lines.append("")
         lines.append("Attempts:")
         for a in attempts:
-            origin = ORIGIN.get(a["origin"], a["origin"])
+            origin = ORIGIN.get(a["origin"]) or _fixes_origin(a["origin"])
             lines.append(f"{a['n']}. {origin} — {_status_line(a)}")
             for change in a["changes"]:
                 lines.append(f"   - {change}")
