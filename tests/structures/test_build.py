@@ -169,3 +169,20 @@ def test_what_cannot_be_built_says_why(tmp_path, public_files):
         make_setup(tmp_path / "d", Request(temperature=-5), smiles="O", count=10)
     with pytest.raises(StructureError, match="charges must be one of none, qeq, not eqeq"):
         make_setup(tmp_path / "e", Request(charges="eqeq"), smiles="O", count=10)
+
+
+def test_cli_molecule_by_the_name_the_lab_docs_give(knowledge, tmp_path, monkeypatch):
+    settings, _pages, _docs = knowledge
+    monkeypatch.setenv("MDBOT_DATA_DIR", str(settings.data_dir))
+    out = tmp_path / "dmso"
+    argv = ["structure", "build", "--molecule", "DMSO", "--count", "8", "--out", str(out), "--json"]
+    res = CliRunner().invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["provenance"]["smiles"] == "CS(C)=O" and doc["provenance"]["molecules"] == 8
+    assert doc["run"]["status"] == "ok"
+    res = CliRunner().invoke(app, [*argv[:3], "unobtainium", *argv[4:]])
+    assert res.exit_code == 2 and "no SMILES for 'unobtainium' in the lab's docs" in res.stdout
+    monkeypatch.setenv("MDBOT_DATA_DIR", str(tmp_path / "empty"))
+    res = CliRunner().invoke(app, argv)
+    assert res.exit_code == 2 and "looks the name up in the lab's docs" in res.stdout
