@@ -1,6 +1,10 @@
-"""Retrieval quality and latency on labeled queries over the 2020 LAMMPS manual.
+"""Retrieval quality and latency on labeled queries over the LAMMPS manual (the 2024 sources by default).
 
-    .venv/bin/python bench/retrieval.py [--queries bench/retrieval_queries.jsonl] [--reingest] [--json]
+    .venv/bin/python bench/retrieval.py [--queries FILE …] [--corpus DIR] [--reingest] [--json]
+
+Two query sets by default: ``retrieval_queries.jsonl`` (125 queries, written while the ranking was tuned,
+on the 2020 manual; pages renamed since are mapped to their 2024 names) and ``retrieval_heldout_2024.jsonl``
+(100 queries written from the 2024 manual and frozen before the ranking was touched again: the honest one).
 
 Builds (or reuses) a knowledge base of the manual in its own data directory, timing the ingest when it
 builds. Then, in one process and on the same pages, it scores:
@@ -25,7 +29,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-TARGETS = {"R@1": 0.65, "R@5": 0.92, "MRR": 0.75, "p95_ms": 150.0, "ingest_s": 300.0}
+TARGETS = {"R@1": 0.75, "R@5": 0.95, "MRR": 0.83, "p95_ms": 150.0, "ingest_s": 180.0}  # held-out set
+# Gold pages of the tuned (2020) set that the 2024 manual names differently, or folded into another page.
+RENAMED_PAGES = {
+    "pair_reaxc": "pair_reaxff",
+    "pair_meamc": "pair_meam",
+    "fix_qeq_reax": "fix_qeq_reaxff",
+    "fix_reaxc_species": "fix_reaxff_species",
+    "Python_library": "Python_module",
+    "box": "Commands_removed",
+}
 
 
 def timing(latencies: list[float]) -> dict[str, float]:
@@ -49,6 +62,9 @@ def page_bm25(corpus_dir: Path):
     from bs4 import BeautifulSoup
 
     stems, texts = [], []
+    for page in sorted(corpus_dir.glob("*.rst")):  # the sources as they are, markup and all
+        stems.append(page.stem)
+        texts.append(page.read_text(errors="replace"))
     for page in sorted(corpus_dir.glob("*.html")):
         soup = BeautifulSoup(page.read_text(errors="replace"), "lxml")
         body = soup.find("div", attrs={"itemprop": "articleBody"}) or soup.body
@@ -73,37 +89,18 @@ def page_bm25(corpus_dir: Path):
     return search
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queries", type=Path, default=ROOT / "bench" / "retrieval_queries.jsonl")
-    parser.add_argument(
-        "--corpus", type=Path, default=ROOT.parent / "shared" / "corpora" / "lammps-manual-2020"
-    )
-    parser.add_argument("--data-dir", type=Path, default=ROOT / ".mdbot" / "bench-retrieval")
-    parser.add_argument("--reingest", action="store_true", help="rebuild the knowledge base from scratch")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+def load_queries(path: Path, corpus: Path) -> list[dict]:
+    """A query set, its gold pages mapped to the names this corpus uses."""
+    queries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for q in queries:
+        q["gold"] = [
+            g if any((corpus / f"{g}{ext}").exists() for ext in (".rst", ".html")) else RENAMED_PAGES.get(g, g)
+            for g in q["gold"]
+        ]
+    return queries
 
-    from mdbot.retrieval.ingest import ingest
-    from mdbot.retrieval.search import Searcher
-    from mdbot.retrieval.settings import RetrievalSettings
 
-    queries = [json.loads(line) for line in args.queries.read_text().splitlines() if line.strip()]
-    settings = RetrievalSettings(_env_file=None, data_dir=args.data_dir)
-    ingest_s = None
-    if args.reingest and args.data_dir.exists():
-        shutil.rmtree(args.data_dir)
-    if not (args.data_dir / "knowledge").exists():
-        print(f"ingesting {args.corpus} …", file=sys.stderr)
-        start = time.perf_counter()
-        report = ingest([args.corpus], "manual", settings, include_installed=False)
-        ingest_s = round(time.perf_counter() - start, 1)
-        print(f"ingest: {report.chunks} passages from {report.added} pages in {ingest_s} s", file=sys.stderr)
-
-    searcher = Searcher(settings)
-    searcher.warm_up()
-    for q in queries[:5]:
-        searcher.search(q["query"], 10)
+def score_set(searcher, baseline, queries: list[dict]) -> dict:
     golds = [q["gold"] for q in queries]
     variants = {
         "hybrid": {},
@@ -119,22 +116,15 @@ def main() -> None:
             hits, seconds = searcher.timed_search(q["query"], 10, **switches)
             ranked.append([h.doc_id for h in hits])
             latencies.append(seconds * 1000)
-        results[name] = {
-            **metrics(ranked, golds),
-            **timing(latencies),
-        }
+        results[name] = {**metrics(ranked, golds), **timing(latencies)}
         if name == "hybrid":
             per_query_hybrid = ranked
-    baseline = page_bm25(args.corpus)
     ranked, latencies = [], []
     for q in queries:
         start = time.perf_counter()
         ranked.append(baseline(q["query"]))
         latencies.append((time.perf_counter() - start) * 1000)
-    results["plain BM25 (pages)"] = {
-        **metrics(ranked, golds),
-        **timing(latencies),
-    }
+    results["plain BM25 (pages)"] = {**metrics(ranked, golds), **timing(latencies)}
     by_type: dict[str, dict] = {}
     groups: dict[str, list[int]] = defaultdict(list)
     for i, q in enumerate(queries):
@@ -146,32 +136,75 @@ def main() -> None:
         for i, q in enumerate(queries)
         if not per_query_hybrid[i] or per_query_hybrid[i][0] not in q["gold"]
     ]
-    report = {
-        "n": len(queries),
-        "ingest_s": ingest_s,
-        "results": results,
-        "by_type": by_type,
-        "targets": TARGETS,
-        "misses_at_1": misses,
-    }
+    return {"n": len(queries), "results": results, "by_type": by_type, "misses_at_1": misses}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        nargs="+",
+        default=[ROOT / "bench" / "retrieval_heldout_2024.jsonl", ROOT / "bench" / "retrieval_queries.jsonl"],
+    )
+    parser.add_argument(
+        "--corpus", type=Path, default=ROOT.parent / "shared" / "corpora" / "lammps-manual-2024"
+    )
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".mdbot" / "bench-retrieval-2024")
+    parser.add_argument("--reingest", action="store_true", help="rebuild the knowledge base from scratch")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from mdbot.retrieval.ingest import ingest
+    from mdbot.retrieval.search import Searcher
+    from mdbot.retrieval.settings import RetrievalSettings
+
+    settings = RetrievalSettings(_env_file=None, data_dir=args.data_dir)
+    ingest_s = lexical_s = None
+    if args.reingest and args.data_dir.exists():
+        shutil.rmtree(args.data_dir)
+    if not (args.data_dir / "knowledge").exists():
+        print(f"ingesting {args.corpus} …", file=sys.stderr)
+        start = time.perf_counter()
+        report = ingest([args.corpus], "manual", settings, include_installed=False)
+        ingest_s, lexical_s = round(time.perf_counter() - start, 1), report.lexical_s
+        print(
+            f"ingest: {report.chunks} passages from {report.added} pages in {ingest_s} s "
+            f"(searchable after {lexical_s} s; vectors by {report.runtime})",
+            file=sys.stderr,
+        )
+    searcher = Searcher(settings)
+    searcher.warm_up()
+    baseline = page_bm25(args.corpus)
+    sets = {}
+    for path in args.queries:
+        queries = load_queries(path, args.corpus)
+        for q in queries[:5]:
+            searcher.search(q["query"], 10)
+        sets[path.name] = score_set(searcher, baseline, queries)
+    report = {"corpus": str(args.corpus), "ingest_s": ingest_s, "lexical_s": lexical_s, "sets": sets,
+              "targets": TARGETS}  # fmt: skip
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"\n{len(queries)} labeled queries over {args.corpus.name}\n")
-    print(f"{'method':24s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s} {'MRR':>6s} {'p50 ms':>8s} {'p95 ms':>8s}")
-    for name, r in results.items():
-        print(
-            f"{name:24s} {r['R@1']:6.3f} {r['R@5']:6.3f} {r['R@10']:6.3f} {r['MRR']:6.3f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f}"
-        )
-    print("\nhybrid by query type:")
-    for t, r in by_type.items():
-        print(f"  {t:10s} n={r['n']:3d}  R@1 {r['R@1']:.3f}  R@5 {r['R@5']:.3f}  MRR {r['MRR']:.3f}")
+    for name, one in sets.items():
+        print(f"\n{name}: {one['n']} labeled queries over {args.corpus.name}\n")
+        print(f"{'method':24s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s} {'MRR':>6s} {'p50 ms':>8s} {'p95 ms':>8s}")
+        for method, r in one["results"].items():
+            print(
+                f"{method:24s} {r['R@1']:6.3f} {r['R@5']:6.3f} {r['R@10']:6.3f} {r['MRR']:6.3f} "
+                f"{r['p50_ms']:8.1f} {r['p95_ms']:8.1f}"
+            )
+        print("hybrid by query type:")
+        for t, r in one["by_type"].items():
+            print(f"  {t:10s} n={r['n']:3d}  R@1 {r['R@1']:.3f}  R@5 {r['R@5']:.3f}  MRR {r['MRR']:.3f}")
+        print(f"{len(one['misses_at_1'])} queries without a gold page at rank 1 (use --json to list them)")
     if ingest_s is not None:
-        print(f"\ningest of the manual: {ingest_s} s (target < {TARGETS['ingest_s']:.0f} s)")
+        print(f"\ningest of the manual: {ingest_s} s, searchable after {lexical_s} s (target < {TARGETS['ingest_s']:.0f} s)")
     print(
-        f"targets: R@1 >= {TARGETS['R@1']}, R@5 >= {TARGETS['R@5']}, MRR >= {TARGETS['MRR']}, p95 < {TARGETS['p95_ms']:.0f} ms"
+        f"held-out targets: R@1 >= {TARGETS['R@1']}, R@5 >= {TARGETS['R@5']}, MRR >= {TARGETS['MRR']}, "
+        f"p95 < {TARGETS['p95_ms']:.0f} ms"
     )
-    print(f"\n{len(misses)} queries without a gold page at rank 1 (use --json to list them)")
 
 
 if __name__ == "__main__":

@@ -170,7 +170,7 @@ def ingest(
 
     from .progress import IngestProgress
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # whole lines in logs, for whoever reads or greps them
     try:
         with IngestProgress(err) as progress:
             report = run_ingest(

@@ -23,7 +23,7 @@ class RetrievalSettings(BaseSettings):
     )
     embedding_backend: Literal["auto", "onnx", "torch"] = Field(
         "auto",
-        description="auto: ONNX Runtime when an export of the model agrees with it, else sentence-transformers.",
+        description="auto: queries by ONNX Runtime (an export that agrees), batches by sentence-transformers.",
     )
     manual_source_url: str = Field(
         "https://github.com/lammps/lammps/blob/patch_{tag}/doc/src/{stem}.rst",
