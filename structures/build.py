@@ -263,16 +263,50 @@ def _lammps_interface(cif: Path, force_field: str, cutoff: float, workdir: Path)
     tool = Path(sys.executable).with_name("lammps-interface")  # installed beside our interpreter
     argv = [str(tool), "-ff", force_field, "--cutoff", f"{cutoff:g}", cif.name]
     try:
-        proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=600)
+        # stdin is empty: where its bond search finds no periodic framework it asks whether to replicate "a
+        # molecule" into its supercell, and then stops (EOFError); _typed_framework answers that.
+        proc = subprocess.run(
+            argv, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600
+        )
     except subprocess.TimeoutExpired:
         raise StructureError("lammps-interface took longer than 600 s") from None
     data, script = workdir / f"data.{cif.stem}", workdir / f"in.{cif.stem}"
     output = proc.stdout + proc.stderr
+    if "Would you like to replicate" in output:
+        raise _AsksToReplicate("lammps-interface asked whether to replicate a molecule")
     if proc.returncode != 0 or not data.is_file() or not script.is_file():
         raise StructureError(
             f"lammps-interface could not type this structure with {force_field}: {_last_error(output)}"
         )
     return data, script, output
+
+
+class _AsksToReplicate(StructureError):
+    """lammps-interface wanted to replicate the cell itself, which goes wrong (see _typed_framework)."""
+
+
+def drop_degenerate_topology(data_text: str) -> tuple[str, dict[str, int]]:
+    """Remove the bonds, angles, dihedrals and impropers that name one atom twice — lammps-interface writes a
+    dihedral i–j–k–i around a three-membered ring (a metal bonded to both atoms of a C–O), which LAMMPS
+    refuses ("Invalid atom ID in Dihedrals section") — renumbering the rest and the header's count.
+    (new text, {section: removed})."""
+    removed: dict[str, int] = {}
+    for section in ("Bonds", "Angles", "Dihedrals", "Impropers"):
+        head, sep, rest = data_text.partition(f"\n{section}")
+        if not sep:
+            continue
+        lead, gap, tail = rest.partition("\n\n")
+        body, gap2, after = tail.partition("\n\n")
+        lines = body.splitlines()
+        kept = [ln for ln in lines if len(set(ids := ln.split("#")[0].split()[2:])) == len(ids)]
+        if len(kept) == len(lines):
+            continue
+        removed[section] = len(lines) - len(kept)
+        kept = [f"{n:>8} {ln.split(None, 1)[1]}" for n, ln in enumerate(kept, start=1)]
+        data_text = head + sep + lead + gap + "\n".join(kept) + gap2 + after
+        count = re.compile(rf"^(\s*)\d+(\s+{section.lower()})\s*$", re.M)
+        data_text = count.sub(rf"\g<1>{len(kept)}\g<2>", data_text, count=1)
+    return data_text, removed
 
 
 def _last_error(output: str) -> str:
@@ -320,13 +354,18 @@ def _typed(
 def _interface_setup(
     kind, name, out, request, force_field, data_text, setup_lines, output, tools, extra
 ) -> Setup:
+    data_text, dropped = drop_degenerate_topology(data_text)
     data = out / f"data.{name}"
     data.write_text(data_text)
     setup_lines = [
         f"read_data       {data.name}" if ln.split()[0] == "read_data" else ln for ln in setup_lines
     ]
     natoms = int(re.search(r"^\s*(\d+)\s+atoms", data_text, re.M).group(1))
-    warnings = _typing_warnings(output)
+    warnings = _typing_warnings(output) + [
+        f"dropped {n} {section.lower()} that lammps-interface wrote around three-membered rings (one atom named "
+        "twice, which LAMMPS refuses)"
+        for section, n in dropped.items()
+    ]
     if request.charges == "qeq":
         extra = {**extra, "charges": charge_eq.METHOD}
         warnings.append(
@@ -360,19 +399,39 @@ def build_framework(
         raise StructureError(
             "this framework has no hydrogen atoms: add them before typing a force field (UFF needs them)"
         )
-    with tempfile.TemporaryDirectory(prefix="mdbot-build-") as tmp:
-        data_text, lines, output = _typed(
-            atoms, name, ff, 12.5, Path(tmp), _charges_for(atoms, request, sandbox)
-        )
+    data_text, lines, output, reps = _typed_framework(atoms, name, ff, request, settings, sandbox)
     natoms = int(re.search(r"^\s*(\d+)\s+atoms", data_text, re.M).group(1))
     if natoms > settings.build_max_atoms:
         raise StructureError(
             f"the typed framework has {natoms:,} atoms (for the 12.5 Å cutoff); the limit is "
             f"{settings.build_max_atoms:,}"
         )
-    return _interface_setup(
-        "framework", name, out, request, ff, data_text, lines, output, (), {"cutoff_A": 12.5}
-    )
+    extra = {"cutoff_A": 12.5, **({"supercell": reps} if reps else {})}
+    return _interface_setup("framework", name, out, request, ff, data_text, lines, output, (), extra)
+
+
+def _typed_framework(atoms, name, ff, request, settings, sandbox):
+    """Type the cell as given, letting lammps-interface replicate it for the cutoff (fast: it types the small
+    cell). Where its bond search takes the framework for a discrete molecule (it then asks on stdin whether to
+    replicate "the molecule", and replicating it goes wrong), type the supercell itself instead: slower, right.
+    (data text, script lines, output, supercell or None)."""
+    for reps in (None, "supercell"):
+        cell = atoms
+        if reps:
+            cell, reps = supercell_for(atoms, 12.5 - 1.0, settings.build_max_atoms)  # widths ≥ 2 × 12.5 Å
+        with tempfile.TemporaryDirectory(prefix="mdbot-build-") as tmp:
+            try:
+                data_text, lines, output = _typed(
+                    cell, name, ff, 12.5, Path(tmp), _charges_for(cell, request, sandbox)
+                )
+            except _AsksToReplicate:
+                if reps:
+                    raise StructureError(
+                        "lammps-interface finds no periodic framework in this structure"
+                    ) from None
+                continue
+        return data_text, lines, output, reps
+    raise AssertionError("unreachable: the supercell types or raises")
 
 
 # ---------------------------------------------------------------------------------------------- liquid

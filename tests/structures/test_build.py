@@ -186,3 +186,19 @@ def test_cli_molecule_by_the_name_the_lab_docs_give(knowledge, tmp_path, monkeyp
     monkeypatch.setenv("MDBOT_DATA_DIR", str(tmp_path / "empty"))
     res = CliRunner().invoke(app, argv)
     assert res.exit_code == 2 and "looks the name up in the lab's docs" in res.stdout
+
+
+def test_topology_that_names_one_atom_twice_is_dropped_and_renumbered():
+    from mdbot.structures.build import drop_degenerate_topology
+
+    data = (
+        "LAMMPS data\n\n4 atoms\n3 dihedrals\n2 atom types\n\nAtoms\n\n1 1 1 0.0 0 0 0\n2 1 1 0.0 1 0 0\n"
+        "3 1 2 0.0 0 1 0\n4 1 2 0.0 0 0 1\n\nDihedrals\n\n       1        1        1        2        3        4\n"
+        "       2        1        1        2        3        1\n       3        2        4        3        2        1\n"
+        "\nImpropers\n\n"
+    )
+    fixed, removed = drop_degenerate_topology(data)
+    assert removed == {"Dihedrals": 1} and "\n2 dihedrals\n" in fixed and "4 atoms" in fixed
+    section = fixed.split("\nDihedrals\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [ln.split() for ln in section] == [["1", "1", "1", "2", "3", "4"], ["2", "2", "4", "3", "2", "1"]]
+    assert drop_degenerate_topology(fixed) == (fixed, {})
