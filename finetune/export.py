@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from . import formats
+from .corpus import EVALBENCH, CorpusError, read_corpus, script_key, write_tasks
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class ExportOptions:
     seed: int = 0
     keep_users: bool = False
     imports: list[Path] = field(default_factory=list)
+    corpora: list[Path] = field(default_factory=list)  # folders of example inputs (finetune.corpus)
+    exclude: list[Path] = field(default_factory=list)  # benchmark files whose tasks/scripts never train
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -205,11 +208,30 @@ class Collector:
     keep_users: bool
     records: dict[str, dict[str, dict]] = field(default_factory=lambda: {n: {} for n in NAMES})
     duplicates: Counter = field(default_factory=Counter)
+    excluded: set[str] = field(default_factory=set)  # normalized benchmark tasks and script keys
+    excluded_count: Counter = field(default_factory=Counter)
 
-    def add(self, name: str, record: dict, task: str, meta: dict | None = None, key: Any = None) -> bool:
-        """Add a record unless an identical one is there; ``key`` overrides what counts as identical."""
+    def add(
+        self,
+        name: str,
+        record: dict,
+        task: str,
+        meta: dict | None = None,
+        key: Any = None,
+        split: str | None = None,
+        script: str | None = None,
+    ) -> bool:
+        """Add a record unless an identical one is there; ``key`` overrides what counts as identical,
+        ``split`` what decides its side of the held-out split (default: the task). A record whose task or
+        ``script`` is a benchmark's (``--exclude``) is dropped."""
+        if self.excluded and (
+            formats.normalize(task) in self.excluded
+            or (script is not None and script_key(script) in self.excluded)
+        ):
+            self.excluded_count[name] += 1
+            return False
         content = json.dumps(_normalized(record if key is None else key), sort_keys=True, ensure_ascii=False)
-        rid = f"{name}-{_hash(formats.normalize(task))[:12]}-{_hash(content)[:10]}"
+        rid = f"{name}-{_hash(formats.normalize(split or task))[:12]}-{_hash(content)[:10]}"
         if rid in self.records[name]:
             self.duplicates[name] += 1
             return False
@@ -225,6 +247,10 @@ class Collector:
             }
         self.records[name][rid] = out
         return True
+
+    def is_test_key(self, split: str) -> bool:
+        """The side of the split that records added with this ``split`` (or task) text land on."""
+        return self.is_test(f"x-{_hash(formats.normalize(split))[:12]}-")
 
     def is_test(self, rid: str) -> bool:
         """Deterministic: a hash of the seed and the id's task part, compared with the held-out fraction."""
@@ -364,7 +390,9 @@ def export_journal(
         )
         script = success_script(turn)
         if turn.intent in CODE_INTENTS and script and request:
-            col.add("sft", formats.code_example(request, script, names, previous), request, meta)
+            col.add(
+                "sft", formats.code_example(request, script, names, previous), request, meta, script=script
+            )
 
         # GRPO prompts: files that still exist, copied next to the dataset
         if turn.intent in GRPO_INTENTS and request:
@@ -471,11 +499,23 @@ def export(opts: ExportOptions) -> dict:
         raise ExportError("--heldout must be a fraction in [0, 1)")
     if opts.since and opts.until and opts.since >= opts.until:
         raise ExportError("--since must be before --until")
+    for path in opts.imports:
+        if EVALBENCH.search(str(Path(path).resolve())):
+            raise ExportError(
+                f"{path} is an MD-EvalBench file: benchmark tasks are for evaluation, never training"
+            )
     imported = [(path, *read_import(path)) for path in opts.imports]  # read first: bad usage fails early
+    try:
+        corpora = [(path, *read_corpus(path)) for path in opts.corpora]
+    except CorpusError as exc:
+        raise ExportError(str(exc)) from exc
+    excluded = set()
+    for path in opts.exclude:
+        excluded |= excluded_texts(path)
     turns, journal_note = load_turns(opts)
 
     opts.out.mkdir(parents=True, exist_ok=True)
-    col = Collector(opts.heldout, opts.seed, opts.keep_users)
+    col = Collector(opts.heldout, opts.seed, opts.keep_users, excluded=excluded)
     files = FileStore(opts.out)
     stats: Counter = Counter()
     export_journal(turns, opts, col, files, stats)
@@ -489,9 +529,12 @@ def export(opts: ExportOptions) -> dict:
         added = 0
         for _line, task, script in rows:
             meta = {"source": f"import:{path.name}"}
-            added += col.add("sft", formats.code_example(task, script), task, meta)
+            added += col.add("sft", formats.code_example(task, script), task, meta, script=script)
             col.add("grpo", formats.grpo_prompt(task, {}), task, meta)
         import_report.append({"file": str(path), "pairs": len(rows), "new_sft": added, "bad_lines": bad})
+
+    corpus_report = [export_corpus(path, examples, report, col, files, opts.out)
+                     for path, examples, report in corpora]  # fmt: skip
 
     counts = col.write(opts.out)
     manifest = {
@@ -533,11 +576,73 @@ def export(opts: ExportOptions) -> dict:
             "skipped_missing": stats["files_missing"],
         },
         "imports": import_report,
+        "corpora": corpus_report,
+        "excluded": {
+            "files": [str(p) for p in opts.exclude],
+            "texts": len(excluded),
+            "dropped": dict(col.excluded_count),
+        },  # fmt: skip
     }
     tmp = opts.out / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(opts.out / "manifest.json")
     return manifest
+
+
+def export_corpus(path: Path, examples: list, report, col: Collector, files: FileStore, out: Path) -> dict:
+    """A collection of example inputs → sft pairs, grpo prompts (scripts that can run as given, their files
+    copied), cpt texts; split by source directory. The held-out ones also become ``<name>.tasks.jsonl``, a
+    code task file in the MD-EvalBench format for ``mdbot eval code`` (never trained on)."""
+    counts: Counter = Counter()
+    held_out = []
+    for e in examples:
+        meta = {"source": f"corpus:{e.source}", "license": e.license}
+        test = col.is_test_key(e.group)
+        counts["test" if test else "train"] += 1
+        names = sorted(e.files)
+        counts["sft"] += col.add("sft", formats.code_example(e.task, e.script, names), e.task, meta,
+                                 split=e.group, script=e.script)  # fmt: skip
+        counts["cpt"] += col.add("cpt", {"text": e.script.strip(), "source": e.source, "kind": "example"},
+                                 e.script, meta, split=e.group, script=e.script)  # fmt: skip
+        if e.runnable:
+            staged = {n: files.stage(n, p) for n, p in e.files.items()}
+            record = formats.grpo_prompt(e.task, staged)
+            counts["grpo"] += col.add("grpo", record, e.task, meta, split=e.group, script=e.script)
+            if test:
+                held_out.append(e)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(path).resolve().name) or "corpus"
+    task_file = out / f"{name}.tasks.jsonl"
+    n_tasks = write_tasks(held_out, task_file)
+    return {**report.to_dict(), "train_examples": counts["train"], "test_examples": counts["test"],
+            "new_sft": counts["sft"], "new_grpo": counts["grpo"], "new_cpt": counts["cpt"],
+            "eval_tasks": n_tasks, "eval_file": str(task_file.resolve())}  # fmt: skip
+
+
+def excluded_texts(path: Path) -> set[str]:
+    """Normalized tasks/questions and reference-script keys of a benchmark file (JSON lines or an array)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ExportError(f"cannot read --exclude file {path}: {exc}") from exc
+    try:
+        rows = json.loads(text) if text.lstrip().startswith("[") else [
+            json.loads(line) for line in text.splitlines() if line.strip()]  # fmt: skip
+    except ValueError as exc:
+        raise ExportError(f"--exclude {path}: not JSON lines: {exc}") from exc
+    out: set[str] = set()
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        for k in TASK_KEYS:
+            v = formats.decode_mdagent(row.get(k)) if row.get(k) else None
+            if isinstance(v, str) and v.strip():
+                out.add(formats.normalize(v))
+        for k in CODE_KEYS:
+            v = formats.decode_mdagent(row.get(k)) if row.get(k) else None
+            if isinstance(v, str) and v.strip():
+                out.add(script_key(formats.strip_fence(v)))
+    out.discard("")
+    return out
 
 
 def _kinds(col: Collector) -> dict[str, dict[str, int]]:

@@ -49,6 +49,16 @@ def export(
         Optional[list[Path]],  # noqa: UP045
         typer.Option("--import", help="Task/script pairs as JSON lines (MDAgent or plain; repeatable)."),
     ] = None,
+    corpus: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option(
+            "--corpus", help="A folder of example inputs (manifest.jsonl or a lab's own; repeatable)."
+        ),
+    ] = None,
+    exclude: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Option("--exclude", help="A benchmark file whose tasks and scripts never train (repeatable)."),
+    ] = None,
     no_knowledge: Annotated[
         bool, typer.Option("--no-knowledge", help="Leave the knowledge base out of the CPT set.")
     ] = False,
@@ -72,6 +82,8 @@ def export(
             seed=seed,
             keep_users=keep_users,
             imports=list(imports or []),
+            corpora=list(corpus or []),
+            exclude=list(exclude or []),
         )
         if journal:
             opts.journal_url, opts.journal_required = journal, True
@@ -119,6 +131,13 @@ def _print_counts(manifest: dict) -> None:
     for note in (manifest.get("journal_note"), manifest.get("knowledge_note")):
         if note:
             console.print(f"[dim]{note}[/]", highlight=False)
+    for c in manifest.get("corpora", []):
+        console.print(
+            f"corpus {c['root']}: {c['used']} of {c['scripts']} scripts ({c['duplicates']} duplicates, "
+            f"{c['excluded_evalbench']} MD-EvalBench left out) in {c['groups']} source directories; "
+            f"{c['train_examples']} train / {c['test_examples']} held out; {c['eval_tasks']} eval tasks → {c['eval_file']}",
+            highlight=False,
+        )
     for imp in manifest["imports"]:
         bad = ", ".join(str(b["line"]) for b in imp["bad_lines"])
         console.print(
