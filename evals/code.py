@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mdbot.finetune.features import fidelity
 from mdbot.graph.critique import run_summary
 from mdbot.graph.service import SAFE_NAME
 from mdbot.graph.state import health_of
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     pass
 
 MODES = ("direct", "loop")
-METRICS = ["exec_succ@1", "exec_succ@k", "health_pass", "judge_score", "calls_per_task"]
+METRICS = ["exec_succ@1", "exec_succ@k", "health_pass", "fidelity", "judge_score", "calls_per_task"]
 # Commands whose first argument is a file the input reads (``molecule ID FILE`` and ``variable … file``
 # are handled apart); the ``write_*`` ones create files a later command may read.
 READS = {"read_data", "read_restart", "read_dump", "include"}
@@ -106,6 +107,12 @@ def load_tasks(path: Path, files_dir: Path | None = None, library=None) -> tuple
             if tid in seen:
                 raise ValueError(f"duplicate id {tid!r}")
             names = rec.get("files") or []
+            task_dir = files_dir
+            if rec.get("dir") is not None:  # this task's own folder of files, inside the task file's folder
+                sub = rec["dir"]
+                if not isinstance(sub, str) or Path(sub).is_absolute() or ".." in Path(sub).parts:
+                    raise ValueError('"dir" must be a folder below the task file\'s folder')
+                task_dir = Path(path).parent / sub
             if not isinstance(names, list) or not all(
                 isinstance(n, str) and SAFE_NAME.match(n) for n in names
             ):
@@ -113,8 +120,8 @@ def load_tasks(path: Path, files_dir: Path | None = None, library=None) -> tuple
             # the files the task names, and those its reference reads that are in the files directory
             # (upstream's tasks name none: their data files just sit next to them)
             wanted = names + [n for n in needed_files(reference, library) if n not in names]
-            supplied = {n: str((files_dir / n).resolve()) for n in wanted
-                        if SAFE_NAME.match(n) and (files_dir / n).is_file()}  # fmt: skip
+            supplied = {n: str((task_dir / n).resolve()) for n in wanted
+                        if SAFE_NAME.match(n) and (task_dir / n).is_file()}  # fmt: skip
             missing = [n for n in wanted if n not in supplied]
             seen.add(tid)
             tasks.append(
@@ -223,6 +230,8 @@ class Harness:
                "calls": len(got["calls"]), "tokens": _tokens(got["calls"]),
                "script": got["script"], "outcome": got.get("outcome")}  # fmt: skip
         row |= self.grade(t, got["script"], got["result"])
+        fid = fidelity(t.task, got["script"])  # rules, no judge: units, potential, elements, ensemble, T
+        row |= {"fidelity": fid["fidelity"], "fidelity_checks": fid["checks"]}
         row["s"] = round(time.perf_counter() - t0, 2)
         return row
 
@@ -283,11 +292,14 @@ def _metrics(rows: list[dict]) -> dict:
     if not n:
         return {"n": 0}
     judged = [r["judge"] for r in rows if r["judge"] is not None]
+    checked = [r["fidelity"] for r in rows if r.get("fidelity") is not None]
     return {
         "n": n,
         "exec_succ@1": round(sum(r["exec@1"] for r in rows) / n, 4),
         "exec_succ@k": round(sum(r["exec@k"] for r in rows) / n, 4),
         "health_pass": round(sum(bool(r["health_ok"]) for r in rows) / n, 4),
+        "fidelity": round(sum(checked) / len(checked), 4) if checked else None,
+        "fidelity_n": len(checked),
         "judge_score": round(sum(judged) / len(judged), 3) if judged else None,
         "judged": len(judged),
         "calls_per_task": round(sum(r["calls"] for r in rows) / n, 3),
@@ -323,7 +335,9 @@ def markdown(doc: dict) -> str:
              f"k = {s['attempts']}, run timeout {s['timeout_s']:g} s, loop retrieval {'on' if s['retrieval'] else 'off'}.",
              "", "exec_succ@k: the script runs to the end without a LAMMPS error within k attempts (direct: k "
              "independent generations; loop: the graph's attempt budget). health_pass: the final script ran and "
-             "passed the health checks. judge_score: 0–10 task fidelity against the reference.", "",
+             "passed the health checks. fidelity: the share of the task's checkable asks (units, potential style "
+             "and elements, ensemble, temperature) the final script meets, by rules, over the tasks that ask any "
+             "(fidelity_n). judge_score: 0–10 task fidelity against the reference.", "",
              md_table(doc["by"]["mode"], ["n", *METRICS, "tokens_per_task", "wall_s_per_task"]), ""]  # fmt: skip
     if len(doc["by"]["type"]) > 1:
         lines += ["## exec_succ@k by task type", "", md_table(doc["by"]["type"], ["n", *s["modes"]]), ""]
@@ -339,6 +353,6 @@ def chart(doc: dict) -> dict[str, dict[str, float]]:
     for mode, m in doc["by"]["mode"].items():
         if m.get("n"):
             out[mode] = {"exec_succ@1": m["exec_succ@1"], f"exec_succ@{doc['settings']['attempts']}": m["exec_succ@k"],
-                         "health_pass": m["health_pass"],
+                         "health_pass": m["health_pass"], "fidelity": m.get("fidelity"),
                          "judge_score/10": (m["judge_score"] / 10) if m["judge_score"] is not None else None}  # fmt: skip
     return out

@@ -231,7 +231,8 @@ def code(
         model_ids=ids))  # fmt: skip
     by = doc["by"]["mode"]
     line = "; ".join(f"{m}: ExecSucc@1 {number(by[m].get('exec_succ@1'))}  ExecSucc@{attempts} {number(by[m].get('exec_succ@k'))}"
-                     f"  health {number(by[m].get('health_pass'))}  judge {number(by[m].get('judge_score'))}" for m in modes)  # fmt: skip
+                     f"  health {number(by[m].get('health_pass'))}  fidelity {number(by[m].get('fidelity'))}"
+                     f"  judge {number(by[m].get('judge_score'))}" for m in modes)  # fmt: skip
     skipped = f" ({len(doc['skipped'])} skipped: files missing)" if doc["skipped"] else ""
     _finish(doc, as_json, f"{doc['n']} tasks{skipped} — {line}")
 

@@ -99,6 +99,8 @@ def test_eval_code_both_modes_with_the_real_sandbox(endpoint, settings, searcher
     assert lj["attempts"][1]["origin"] == "repair:model"
     assert rows[("direct", "lj-nvt")]["n_attempts"] == 2 and rows[("direct", "cu-npt")]["n_attempts"] == 3
     assert rows[("loop", "cu-npt")]["judge_reason"] == "no script was produced"
+    assert rows[("loop", "cu-npt")]["fidelity"] == 0.0  # asks NPT, units, … and got no script
+    assert "ensemble" in rows[("loop", "lj-nvt")]["fidelity_checks"] and loop["fidelity_n"] == 3
     melt = rows[("direct", "lj-melt")]
     assert melt["exec@1"] and "read_data data.lj" in melt["script"]
     assert melt["health_ok"] == rows[("loop", "lj-melt")]["health_ok"]  # the same script, the same verdict
@@ -138,6 +140,21 @@ def test_load_tasks_formats_and_needed_files(tmp_path):
     assert tasks[0].missing == ["water.mol"] and tasks[1].missing == []
     assert tasks[2].files == tasks[0].files and tasks[2].missing == ["water.mol"]  # found next to the tasks
     assert [b["line"] for b in bad] == [2, 3] and "duplicate id" in bad[0]["reason"]
+
+
+def test_load_tasks_with_a_folder_per_task(tmp_path):
+    """The corpus's held-out task file gives each task its own folder of files (``"dir"``)."""
+    (tmp_path / "tasks" / "t1").mkdir(parents=True)
+    (tmp_path / "tasks" / "t1" / "data.lj").write_text("data\n")
+    rows = [{"id": "t1", "task": "melt it", "standrd_code": "read_data data.lj\nrun 10\n", "files": ["data.lj"],
+             "dir": "tasks/t1"}, {"id": "t2", "task": "escape", "dir": "../elsewhere"},
+            {"id": "t3", "task": "nothing there", "standrd_code": "read_data data.lj\nrun 1\n", "dir": "tasks"}]  # fmt: skip
+    f = tmp_path / "code.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tasks, bad = load_tasks(f)
+    assert tasks[0].files == {"data.lj": str((tmp_path / "tasks" / "t1" / "data.lj").resolve())}
+    assert tasks[1].id == "t3" and tasks[1].missing == ["data.lj"]
+    assert bad == [{"line": 2, "reason": '"dir" must be a folder below the task file\'s folder'}]
 
 
 def test_cli_eval_code_direct(endpoint, monkeypatch, tmp_path):
