@@ -47,6 +47,10 @@ class TrainConfig:
     gradient_checkpointing: bool = True
     seed: int = 0
     logging_steps: int = 1
+    # Checkpoints every N optimizer steps under <out>/checkpoints (0: none); a rerun with the same --out
+    # resumes from the last one (optimizer, scheduler, RNG and step) unless resume is off.
+    save_steps: int = 0
+    resume: bool = True
     lora: LoraSettings = field(default_factory=LoraSettings)
     merge: bool = False  # also save the base with the adapter merged in
     # GRPO

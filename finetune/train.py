@@ -83,7 +83,9 @@ def _common(cfg: TrainConfig, out: Path) -> dict[str, Any]:
         "gradient_accumulation_steps": cfg.grad_accum,
         "learning_rate": cfg.learning_rate,
         "logging_steps": cfg.logging_steps,
-        "save_strategy": "no",
+        "save_strategy": "steps" if cfg.save_steps else "no",
+        "save_steps": cfg.save_steps or 500,
+        "save_total_limit": 2,
         "report_to": "none",
         "seed": cfg.seed,
         "bf16": cfg.bf16,
@@ -94,22 +96,37 @@ def _common(cfg: TrainConfig, out: Path) -> dict[str, Any]:
 
 
 class _Progress:
-    """A TrainerCallback that prints one line per log event (loss, reward) to stderr."""
+    """A TrainerCallback that prints one line per log event (loss, reward, time per step and time left) to
+    stderr, and one per checkpoint saved."""
 
     def __init__(self, stage: str, echo: Callable[[str], None]):
+        import time
+
         from transformers import TrainerCallback
 
         outer = self
 
         class Callback(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kwargs):
+                outer.t0, outer.step0 = time.perf_counter(), state.global_step
+
             def on_log(self, args, state, control, logs=None, **kwargs):
                 logs = logs or {}
                 keys = ("loss", "reward", "reward_std", "learning_rate")
                 shown = ", ".join(f"{k} {logs[k]:.4g}" for k in keys if isinstance(logs.get(k), int | float))
+                done = state.global_step - outer.step0
+                if shown and done > 0:
+                    per = (time.perf_counter() - outer.t0) / done
+                    left = per * max(state.max_steps - state.global_step, 0)
+                    shown += f"; {per:.1f} s/step, {left / 60:.1f} min left"
                 if shown:
                     outer.echo(f"{outer.stage} step {state.global_step}/{state.max_steps}: {shown}")
 
+            def on_save(self, args, state, control, **kwargs):
+                outer.echo(f"{outer.stage}: checkpoint at step {state.global_step} in {args.output_dir}")
+
         self.stage, self.echo, self.callback = stage, echo, Callback()
+        self.t0, self.step0 = time.perf_counter(), 0
 
 
 def train(
@@ -143,7 +160,10 @@ def train(
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # stdout is for the result; progress goes to ``echo``
-    trainer.train()
+    resume = last_checkpoint(out) if cfg.resume else None
+    if resume:
+        echo(f"{stage}: resuming from {resume}")
+    trainer.train(resume_from_checkpoint=resume)
     accelerator = getattr(trainer, "accelerator", None)
     main = accelerator is None or accelerator.is_main_process
     adapter = out / "adapter"
@@ -170,6 +190,16 @@ def train(
     return StageReport(
         stage, steps, len(records), losses, str(adapter), merged, serve, base_path, rewards, main
     )
+
+
+def last_checkpoint(out: Path) -> str | None:
+    """The newest complete ``<out>/checkpoints/checkpoint-N`` of an interrupted run, if any."""
+    folder = Path(out) / "checkpoints"
+    if not folder.is_dir():
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(folder))
 
 
 def serve_line(base: str, name: str, adapter: Path, rank: int) -> str:

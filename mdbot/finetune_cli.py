@@ -265,6 +265,10 @@ def _stage_command(stage: str, summary: str):
             typer.Option("--name", help="Adapter name for vLLM (default md-code)."),
         ] = None,
         merge: Annotated[bool, typer.Option("--merge", help="Also save the merged model.")] = False,
+        save_steps: Annotated[
+            Optional[int],  # noqa: UP045
+            typer.Option("--save-steps", help="Checkpoint every N steps; a rerun with this --out resumes."),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
     ) -> None:
         overrides = {
@@ -272,6 +276,7 @@ def _stage_command(stage: str, summary: str):
             "max_steps": max_steps,
             "adapter_name": name,
             "merge": merge or None,
+            "save_steps": save_steps,
         }
         _train(stage, data, out, profile, config, overrides, as_json)
 

@@ -63,7 +63,9 @@ def test_cpt_and_sft_two_steps(stage, dataset, tmp_path, model_cache):
     from mdbot.finetune.train import train
 
     lines = []
-    report = train(stage, _config(dataset, tmp_path, stage), model_cache, echo=lines.append)
+    cfg = _config(dataset, tmp_path, stage)
+    cfg.save_steps = 2 if stage == "sft" else 0
+    report = train(stage, cfg, model_cache, echo=lines.append)
     assert (
         report.steps == 2
         and len(report.losses) == 2
@@ -74,6 +76,15 @@ def test_cpt_and_sft_two_steps(stage, dataset, tmp_path, model_cache):
     assert (tmp_path / f"out-{stage}" / "adapter" / "adapter_config.json").is_file()
     assert "--enable-lora --lora-modules md-code=" in report.serve
     assert _reloads(report.adapter, model_cache)
+    if stage == "sft":  # a checkpoint at step 2: a longer rerun into the same --out resumes there, not at 0
+        from dataclasses import replace
+
+        assert any("checkpoint at step 2" in line for line in lines)
+        again = train(stage, replace(cfg, max_steps=3), model_cache, echo=lines.append)
+        assert any("resuming from" in line and "checkpoint-2" in line for line in lines)
+        assert (
+            again.steps == 3 and len(again.losses) == 3
+        )  # the log of steps 1-2 came back with the checkpoint
 
 
 @requires_bwrap
