@@ -231,6 +231,7 @@ class Searcher:
         self._vectors = None  # (N, dim) float32, rows of passages without a vector are zero
         self._have = None  # (N,) bool
         self._embedded_docs: set[str] = set()
+        self._embedded = 0
         self.coverage = 0.0  # share of passages with a vector
         self.state = ""  # "embedding" while an ingest is still adding vectors
 
@@ -249,6 +250,7 @@ class Searcher:
             dense = self.snapshots.load_dense(pointer.version)
             if dense is not None and len(dense[1]) == len(self._corpus.ids):
                 self._vectors, self._have = dense
+                self._embedded = int(self._have.sum())
                 self.coverage = float(self._have.mean()) if len(self._have) else 0.0
                 metas = self._corpus.metas
                 self._embedded_docs = {metas[i]["doc_id"] for i in self._have.nonzero()[0]}
@@ -377,9 +379,11 @@ class Searcher:
 
         if self._vectors is None or not self._have.any() or self._vectors.shape[1] == 0:
             return []
-        sims = np.asarray(self._vectors @ self._query_vector(query), dtype=np.float32)
-        sims[~self._have] = -np.inf
-        n = min(n, int(self._have.sum()))
+        vector = np.ascontiguousarray(self._query_vector(query), dtype=np.float32)
+        sims = self._vectors @ vector
+        if self.coverage < 1.0:
+            sims[~self._have] = -np.inf
+        n = min(n, self._embedded)
         top = np.argpartition(-sims, n - 1)[:n]
         return [int(i) for i in top[np.argsort(-sims[top])]]
 

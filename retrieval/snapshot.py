@@ -128,7 +128,7 @@ class Snapshots:
     def load_dense(self, version: str) -> tuple[np.ndarray, np.ndarray] | None:
         path = self.dir(version)
         try:
-            vectors = np.load(path / "dense.npy", mmap_mode="r")
+            vectors = np.load(path / "dense.npy")  # in memory: a query multiplies every row
             have = np.load(path / "have.npy")
         except (OSError, ValueError):
             return None

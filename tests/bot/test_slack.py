@@ -39,9 +39,11 @@ def test_mention_gets_a_threaded_answer_with_linked_citations(slack_app):
     (answer,) = h.answers("CLAB", "1000.000100")
     assert answer.thread_ts == "1000.000100"  # in a thread under the mention
     text = answer.all_text()
-    assert "<https://docs.lammps.org/fix_nh.html|[1]>" in text  # citation numbers link to their page
+    # citation numbers link to their page in the version of the manual the passage came from
+    assert "<https://github.com/lammps/lammps/blob/patch_29Aug2024/doc/src/fix_nh.rst|[1]>" in text
     assert "*Tdamp*" in text and "**" not in text  # Markdown became mrkdwn
-    assert "*Sources*" in text and "[1] <https://docs.lammps.org/fix_nh.html|" in text
+    assert "*Sources*" in text and "(manual of 29 Aug 2024)" in text
+    assert "[1] <https://github.com/lammps/lammps/blob/patch_29Aug2024/doc/src/fix_nh.rst|" in text
     assert "```\nfix 1 all nvt temp 300.0 300.0 0.1\n```" in text  # code kept, no language tag
     # one message per request: the status message was edited through the stages, then became the answer
     assert len(h.slack.thread("CLAB", "1000.000100")) == 1
@@ -77,7 +79,7 @@ def test_direct_message_is_answered(slack_app):
     h = slack_app()  # offline: passages with citations
     h.send.event(message_event(QUESTION, channel="D0ALICE", channel_type="im", ts="1200.000100"))
     (answer,) = h.answers("D0ALICE", "1200.000100")
-    assert "docs.lammps.org/fix_nh.html" in answer.all_text()
+    assert "/patch_29Aug2024/doc/src/fix_nh.rst" in answer.all_text()
 
 
 def test_duplicate_deliveries_are_answered_once(slack_app):

@@ -77,7 +77,7 @@ def test_socket_mode_answers_a_mention_and_acks_commands(socket_bot):
     ack = server.envelope("events_api", payload, "env-1")
     assert ack == {"envelope_id": "env-1"}
     assert slack.wait_for(lambda: slack.final("CLAB", "3000.000100"))
-    assert "docs.lammps.org/fix_nh.html" in slack.final("CLAB", "3000.000100")[0].all_text()
+    assert "/patch_29Aug2024/doc/src/fix_nh.rst" in slack.final("CLAB", "3000.000100")[0].all_text()
     # a slash command's ack carries the ephemeral help as the envelope's payload
     command = {"command": "/lammps", "text": "help", "user_id": "UALICE", "channel_id": "CLAB",
                "channel_name": "md-lab", "team_id": TEAM, "response_url": slack.base + "/response/1",

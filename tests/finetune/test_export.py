@@ -267,7 +267,7 @@ def test_knowledge_base_documents_go_to_cpt(knowledge, tmp_path):
     cpt = {r["source"]: r for r in _read(out, "cpt")}
     assert manifest["knowledge_documents"] == len(cpt) > 20
     assert {r["kind"] for r in cpt.values()} == {"manual", "docs"}  # not the examples or potentials
-    nh = next(r for s, r in cpt.items() if s.endswith("fix_nh.html"))
+    nh = next(r for s, r in cpt.items() if s.endswith("fix_nh.rst"))
     # the page's chunks joined in order, its sections as headings
     assert nh["text"].startswith("# ") and "## Description" in nh["text"]
     assert nh["text"].index("## Description") < nh["text"].index("## Restrictions")
