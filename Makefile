@@ -17,7 +17,7 @@ FIND_LINKS := $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS))
 COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --no-header --python-version 3.11 \
 	--python-platform x86_64-manylinux_2_28 $(FIND_LINKS)
 
-.PHONY: setup run test lint lock bench clean
+.PHONY: setup run test lint lock bench learning-loop clean
 
 setup: $(STAMP)
 	@bash scripts/ensure-bwrap.sh
@@ -58,6 +58,11 @@ bench: setup
 	$(BIN)/python bench/loop_overhead.py
 	$(BIN)/python bench/slack_load.py
 	$(BIN)/python bench/slack_load.py --kind run
+
+# The learning loop on the smoke model: SFT on the script corpus, GRPO with the sandbox reward, eval code before
+# and after (bench/learning_loop.py; not part of make test). LOOP_ARGS=--smoke for a few-minute version.
+learning-loop: setup
+	$(BIN)/python bench/learning_loop.py $(LOOP_ARGS)
 
 clean:
 	rm -rf $(VENV) .mdbot .pytest_cache
