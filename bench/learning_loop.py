@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))  # tests.graph.openai_server, when run as a script
 FULL = {"sft_steps": 300, "grpo_steps": 40, "generations": 4, "completion": 256, "tasks": 12, "attempts": 3,
         "max_tokens": 384, "max_length": 768, "save_steps": 25}  # fmt: skip
 SMOKE = {"sft_steps": 4, "grpo_steps": 2, "generations": 2, "completion": 96, "tasks": 2, "attempts": 2,
-         "max_tokens": 160, "max_length": 512, "save_steps": 2}  # fmt: skip
+         "max_tokens": 128, "max_length": 512, "save_steps": 2}  # fmt: skip
 MAX_SCRIPT_CHARS = 1600  # SFT/GRPO on scripts short enough to be written whole in max_length tokens
 
 
@@ -135,6 +135,12 @@ def main() -> None:
     for key, value in FULL.items():
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None, help=f"default {value}")
     parser.add_argument("--timeout", type=float, default=60.0, help="LAMMPS run limit per script, seconds")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="torch/OpenMP threads per process (oversubscribed threads spin and double CPU time)",
+    )
     parser.add_argument("--json", action="store_true")
     a = parser.parse_args()
     p = {
@@ -144,7 +150,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     log = work / "learning_loop.log"
     env = {**os.environ, "MDBOT_DATA_DIR": str(work / "mdbot"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "MDBOT_ENV_FILE": os.devnull}  # fmt: skip
+           "MDBOT_ENV_FILE": os.devnull, "OMP_NUM_THREADS": str(a.threads)}  # fmt: skip
+    import torch
+
+    torch.set_num_threads(a.threads)  # the responder's generation, in this process
     seconds: dict[str, float] = {}
 
     def timed(step: str, fn):
@@ -194,7 +203,11 @@ def main() -> None:
     rows = {}
     with ScriptedOpenAI(responder, models=list(models)) as server:
         eval_env = {**env, "MDBOT_LLM_INSTRUCT_BASE_URL": server.base_url, "MDBOT_LLM_INSTRUCT_API_KEY": "none",
-                    "MDBOT_LLM_CODE_MAX_TOKENS": str(p["max_tokens"]), "MDBOT_JUDGE": "false"}  # fmt: skip
+                    "MDBOT_LLM_CODE_MAX_TOKENS": str(p["max_tokens"]), "MDBOT_JUDGE": "false",
+                    # CPU generation is slow and the server answers one request at a time: no client timeouts
+                    # (a retry would only queue behind the request it gave up on)
+                    **{f"MDBOT_LLM_{r}_{k}": v for r in ("INSTRUCT", "CODE", "JUDGE")
+                       for k, v in (("TIMEOUT_S", "7200"), ("MAX_RETRIES", "0"))}}  # fmt: skip
         for name in models:
             responder.current = name  # the loop's other roles are served by the model under test too
             out = work / f"eval-{name}"
