@@ -156,10 +156,6 @@ def _told(messages) -> int:
     return sum("🔁" in m.all_text() or "please send it again" in m.all_text() for m in messages)
 
 
-# Known race (issue 18 stays open for it): on a loaded machine a run of `make test` from a fresh clone saw every
-# request of the second burst "answered" in the journal while one thread's reply never reached Slack, so the
-# test waited its full 600 s. Not yet understood; kept running (not strict) so a pass still shows it works.
-@pytest.mark.xfail(reason="a reply recorded as answered can be missing in Slack after a kill (issue 18)", strict=False)
 def test_two_processes_answer_each_mention_once_and_survive_one_being_killed(fleet):
     slack, server, procs, tmp_path = fleet
     # 1. 100 mentions in a burst, spread over both connections; every tenth delivered again (a Slack retry)
