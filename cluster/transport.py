@@ -7,6 +7,7 @@ travel as tar streams through the same connection. Nothing here knows about Slur
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import shlex
@@ -31,7 +32,7 @@ class Completed:
     stderr: str
 
 
-class Transport:
+class Transport(abc.ABC):
     """Commands on the submit host. ``remote`` paths are as the submit host sees them."""
 
     shared_fs = True  # the job directory on the submit host is the one mdbot reads
@@ -39,27 +40,32 @@ class Transport:
     def __init__(self, settings: ClusterSettings):
         self.settings = settings
 
+    @abc.abstractmethod
     def run(self, argv: list[str], *, stdin: bytes | None = None, timeout: float | None = None) -> Completed:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def put(self, local: Path, remote: str) -> None:
         """Copy the files of ``local`` into the (new) directory ``remote``."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def get(self, remote: str, local: Path) -> None:
         """Copy the directory ``remote`` into ``local`` (only needed where ``shared_fs`` is False)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def read_tail(self, path: str, nbytes: int) -> str:
         """The last ``nbytes`` of a file on the submit host ('' when it does not exist yet)."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def free_mb(self, path: str) -> int | None:
         """Free space of the file system holding ``path`` (its nearest existing parent), None if unknown."""
         raise NotImplementedError
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - optional: only a transport holding a connection has one to close
+        """Release what the transport holds (the SSH control connection); nothing by default."""
 
 
 class LocalTransport(Transport):
