@@ -395,12 +395,19 @@ class MockSlack:
         self.messages[(channel, ts)] = msg
         return {"ok": True, "channel": channel, "ts": ts}
 
-    def _api_chat_appendStream(self, p):  # noqa: N802
-        msg = self.messages.get((p.get("channel"), p.get("ts")))
+    @staticmethod
+    def _not_streaming(msg) -> dict | None:
+        """Slack's answer to appendStream/stopStream on a message that is missing or no longer streaming."""
         if msg is None:
             return {"ok": False, "error": "message_not_found"}
         if not msg.streaming:
             return {"ok": False, "error": "message_not_in_streaming_state"}
+        return None
+
+    def _api_chat_appendStream(self, p):  # noqa: N802
+        msg = self.messages.get((p.get("channel"), p.get("ts")))
+        if refused := self._not_streaming(msg):
+            return refused
         text = self._chunk_text(p)
         msg.streamed.append(text)
         msg.text += text
@@ -408,10 +415,8 @@ class MockSlack:
 
     def _api_chat_stopStream(self, p):  # noqa: N802
         msg = self.messages.get((p.get("channel"), p.get("ts")))
-        if msg is None:
-            return {"ok": False, "error": "message_not_found"}
-        if not msg.streaming:
-            return {"ok": False, "error": "message_not_in_streaming_state"}
+        if refused := self._not_streaming(msg):
+            return refused
         text = self._chunk_text(p)
         if text:
             msg.streamed.append(text)
