@@ -42,10 +42,12 @@ MODES = {"fast": "LOW", "exact": "DEF"}
 JITTER_A = 1e-3
 MC_SAMPLES = {"fast": 500, "exact": 2000}  # Monte Carlo samples per atom for surface and volume
 _CHILD = (
-    LIMIT_SELF
-    + r"""
+    r"""
 import json, sys
 from pyzeo import AtomNetwork, high_accuracy_atomnet, surface_area, volume
+"""
+    + LIMIT_SELF
+    + r"""
 path, setting, probe, samples, res = sys.argv[1:6]
 probe, samples = float(probe), int(samples)
 net = AtomNetwork.read_from_CIF(path, True)

@@ -31,16 +31,20 @@ FORMATS: tuple[tuple[re.Pattern, str, str], ...] = (
 _DATA_STYLE = re.compile(r"^\s*Atoms\s*#\s*(\w+)", re.M)
 _DATA_COUNT = re.compile(r"^\s*(\d+)\s+atoms\s*$", re.M)
 _XYZ_COUNT = re.compile(r"^\s*(\d+)\s*$")
-# The child limits its own address space first: no preexec_fn, which is unsafe in the bot's threaded process.
+# The child limits its own address space (no preexec_fn, which is unsafe in the bot's threaded process), after
+# its own imports and before it touches the file: under a tight limit, OpenBLAS (scipy's, imported by ase.io)
+# retries failed allocations instead of failing, so a limit set before the imports stalled until the timeout.
 LIMIT_SELF = (
     "import resource, sys; _l = int(sys.argv.pop()) << 20; resource.setrlimit(resource.RLIMIT_AS, (_l, _l))\n"
 )
 _CHILD = (
-    LIMIT_SELF
-    + r"""
+    r"""
 import json, sys, warnings
 warnings.simplefilter("ignore")
 import ase.io
+"""
+    + LIMIT_SELF
+    + r"""
 path, fmt, style = sys.argv[1:4]
 kw = {"atom_style": style} if fmt == "lammps-data" else {}
 if fmt == "cif":
@@ -158,6 +162,11 @@ def read_structure(path: str | Path, settings: StructureSettings | None = None) 
         why = "it needs more memory than allowed" if "MemoryError" in proc.stderr else "the parser crashed"
         raise StructureError(f"could not read {path.name} as {label}: {why}")
     doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    if doc.get("error", "").startswith("MemoryError"):
+        raise StructureError(
+            f"could not read {path.name} as {label}: it needs more memory than allowed "
+            f"({settings.memory_mb:,} MiB, MDBOT_STRUCTURE_MEMORY_MB)"
+        )
     if "error" in doc:
         raise StructureError(
             f"could not read {path.name} as {label}: {_plain(doc['error'])}", _line_of(doc["error"])
