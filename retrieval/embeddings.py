@@ -6,8 +6,11 @@ ONNX (``torch.onnx``) under ``MDBOT_DATA_DIR/cache/models`` and keeps the export
 with sentence-transformers' on probe passages (cosine ≥ 1 − 1e-5 each); then queries and later passages are
 embedded by onnxruntime and the Hugging Face ``tokenizers`` tokenizer, without importing torch (a cold
 ``mdbot search`` no longer pays ~10 s for sentence-transformers). Ingest batches stay with
-sentence-transformers unless ``MDBOT_EMBEDDING_BACKEND=onnx`` (torch was faster for them here); with
-``torch``, no export is made and everything is embedded by sentence-transformers as before.
+sentence-transformers unless ``MDBOT_EMBEDDING_BACKEND=onnx``; with ``torch``, no export is made and
+everything is embedded by sentence-transformers as before. On a CPU with native bfloat16 (AMX or
+AVX512-BF16) passage batches run under torch's bfloat16 autocast (``MDBOT_EMBEDDING_PRECISION=auto``), kept
+only if the probes' vectors agree with float32's (cosine ≥ 1 − 1e-4 each): ~6× the float32 rate here, with
+a worst cosine of 0.99997 on 1,024 manual passages, so passages and float32 queries still meet.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ PACKAGED = "all-MiniLM-L6-v2"
 DOC_MAX_TOKENS = 128
 QUERY_MAX_TOKENS = 256
 AGREEMENT = 1e-5  # an export is used only if every probe's cosine with the original is >= 1 - AGREEMENT
+BF16_AGREEMENT = 1e-4  # bfloat16 batches are used only if every probe's cosine with float32 is >= 1 - this
 PROBES = [
     "fix 1 all nvt temp 300.0 300.0 100.0",
     "How do I keep water molecules rigid during the run?",
@@ -67,6 +71,29 @@ def load(name: str):
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars would interleave with the console and logs
     return SentenceTransformer(model_path(name), device="cpu")
+
+
+def native_bf16() -> bool:
+    """Whether the CPU computes bfloat16 matrix products natively (AMX or AVX512-BF16, Linux's flags); without,
+    torch would emulate them, slower than float32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
+
+
+def _encode_bf16(model, texts: list[str], batch_size: int) -> np.ndarray:
+    """Normalised vectors from sentence-transformers under bfloat16 autocast, pooled and normalised in float32."""
+    import torch
+
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # not under inference_mode: it disables the weight cast cache
+        out = model.encode(
+            texts, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=False, show_progress_bar=False
+        )
+    vectors = out.float().numpy()
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
 
 
 def _fingerprint(path: str) -> str:
@@ -185,11 +212,13 @@ class Embedder:
     seconds): a knowledge base ingested by this version has one already.
     """
 
-    def __init__(self, name: str, cache_dir: Path | None = None, backend: str = "auto"):
+    def __init__(self, name: str, cache_dir: Path | None = None, backend: str = "auto", precision: str = "auto"):
         self.name = name
         self.cache_dir = cache_dir
         self.backend = backend
+        self.precision = precision
         self._onnx: OnnxModel | None = None
+        self._bf16: bool | None = None
 
     @property
     def model(self):
@@ -228,20 +257,48 @@ class Embedder:
     @property
     def runtime(self) -> str:
         """What embeds passages (ingest); queries use onnxruntime whenever an accepted export exists."""
-        return "onnxruntime" if self._onnx is not None and self.backend == "onnx" else "sentence-transformers"
+        if self._onnx is not None and self.backend == "onnx":
+            return "onnxruntime"
+        return "sentence-transformers (bfloat16)" if self._bf16 else "sentence-transformers"
+
+    def bf16(self) -> bool:
+        """Whether passage batches run in bfloat16: asked for (``auto``), native on this CPU, and agreeing
+        with float32 on the probes (decided once per process, in ~0.1 s)."""
+        if self._bf16 is None:
+            self._bf16 = False
+            if self.precision == "auto" and self.backend != "onnx" and native_bf16():
+                model = self.model
+                previous = model.max_seq_length
+                model.max_seq_length = min(previous, DOC_MAX_TOKENS)
+                try:
+                    want = model.encode(PROBES, normalize_embeddings=True, show_progress_bar=False)
+                    got = _encode_bf16(model, PROBES, len(PROBES))
+                finally:
+                    model.max_seq_length = previous
+                worst = float((want * got).sum(1).min())
+                self._bf16 = worst >= 1.0 - BF16_AGREEMENT
+                if not self._bf16:
+                    log.warning("bfloat16 vectors disagree with float32 (cosine %.6f): using float32", worst)
+        return self._bf16
 
     def documents(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Passage vectors. ``auto`` makes the export (for the queries) but embeds batches with
         sentence-transformers: on this project's 2-core CPU torch was the faster of the two for batches
-        (39 vs 48 ms of CPU per manual passage, one thread each, 384 passages); the vectors are the same
-        within 2.4e-7, so passages and queries may come from either."""
+        (39 vs 48 ms of CPU per manual passage, one thread each, 384 passages), and under bfloat16 autocast
+        (where the CPU has it natively) ~6× faster still (8–9 ms; worst cosine with float32 0.99997 on
+        1,024 manual passages). float32 vectors from either runtime are the same within 2.4e-7, so passages
+        and queries may come from any of them. sentence-transformers sorts each call's texts by length, so
+        a batch is padded only to its own longest."""
         onnx = self.onnx(allow_export=True)
         if onnx is not None and self.backend == "onnx":
             return onnx.encode(texts, DOC_MAX_TOKENS, batch_size)
+        bf16 = self.bf16()
         model = self.model
         previous = model.max_seq_length
         model.max_seq_length = min(previous, DOC_MAX_TOKENS)
         try:
+            if bf16:
+                return _encode_bf16(model, texts, batch_size)
             return model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
             )

@@ -289,9 +289,13 @@ def _ingest(paths, kind, settings, include_installed, progress, manual_version) 
     if pending:
         from .embeddings import Embedder
 
-        embedder = Embedder(settings.embedding_model, settings.data_dir / "cache", settings.embedding_backend)
+        embedder = Embedder(
+            settings.embedding_model, settings.data_dir / "cache", settings.embedding_backend,
+            settings.embedding_precision,
+        )  # fmt: skip
         progress("model", 0, 1)
         embedder.onnx(allow_export=True)  # the one-time export, before the clock of the first batch starts
+        embedder.bf16()
         report.runtime = embedder.runtime
         progress("model", 1, 1)
         done, last_publish, t0 = 0, time.monotonic(), time.monotonic()

@@ -108,19 +108,10 @@ class EmptyKnowledgeBase(RuntimeError):
 
 
 def build_bm25(corpus: Corpus):
-    """The BM25 index of a corpus (bm25s, English stop words, Snowball stemming)."""
-    import bm25s
-    import Stemmer
+    """The BM25 index of a corpus (bm25s, English stop words, Snowball stemming; ``lexical.py``)."""
+    from .lexical import build
 
-    tokens = bm25s.tokenize(
-        [_bm25_text(t, m) for t, m in zip(corpus.texts, corpus.metas, strict=True)],
-        stopwords="en",
-        stemmer=Stemmer.Stemmer("english"),
-        show_progress=False,
-    )
-    bm25 = bm25s.BM25()
-    bm25.index(tokens, show_progress=False)
-    return bm25
+    return build([_bm25_text(t, m) for t, m in zip(corpus.texts, corpus.metas, strict=True)])
 
 
 def _bm25_text(text: str, meta: dict) -> str:
@@ -300,17 +291,23 @@ class Searcher:
         return self.snapshots.pointer()
 
     def _load_lexical(self, version: str) -> None:
-        import bm25s
-        import Stemmer
+        from .lexical import Lexical
 
         corpus = self.snapshots.load_corpus(version)
         if corpus is None:
             raise EmptyKnowledgeBase(f"the knowledge base snapshot {version} is unreadable: run 'mdbot ingest' again")
+        path = self.snapshots.dir(version) / "bm25"
         try:
-            bm25 = bm25s.BM25.load(str(self.snapshots.dir(version) / "bm25"), mmap=True)
-        except Exception:  # noqa: BLE001 - a damaged index is rebuilt from the passages
-            bm25 = build_bm25(corpus)
-        self._stemmer = Stemmer.Stemmer("english")
+            bm25 = Lexical(path)  # numpy only: no bm25s or scipy import on a cold command
+        except Exception:  # noqa: BLE001 - an older snapshot (no query.json) or a damaged one: bm25s reads it
+            import bm25s
+            import Stemmer
+
+            try:
+                bm25 = bm25s.BM25.load(str(path), mmap=True)
+            except Exception:  # noqa: BLE001 - a damaged index is rebuilt from the passages
+                bm25 = build_bm25(corpus)
+            self._stemmer = Stemmer.Stemmer("english")
         self._corpus, self._bm25, self._version = corpus, bm25, version
         self._vectors = self._have = None
         self._dense_stamp = None
@@ -389,18 +386,26 @@ class Searcher:
 
     # --------------------------------------------------------------------------------------- ranking
     def _bm25_chunks(self, query: str) -> tuple[list[int], list[float]]:
-        import bm25s
+        from .lexical import Lexical
 
-        tokens = bm25s.tokenize(
-            [query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
-        )[0]
-        vocab = self._bm25.vocab_dict
-        tokens = [t for t in tokens if t in vocab]
-        if not tokens:
-            return [], []
         n = min(BM25_N, len(self._corpus.ids))
-        results, scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
-        kept = [(int(i), float(s)) for i, s in zip(results[0], scores[0], strict=True) if s > 0]
+        if isinstance(self._bm25, Lexical):
+            tokens = self._bm25.tokens(query)
+            if not tokens:
+                return [], []
+            results, scores = self._bm25.top(tokens, n)
+        else:
+            import bm25s
+
+            tokens = bm25s.tokenize(
+                [query], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+            )[0]
+            tokens = [t for t in tokens if t in self._bm25.vocab_dict]
+            if not tokens:
+                return [], []
+            found, found_scores = self._bm25.retrieve([tokens], k=n, show_progress=False, n_threads=1)
+            results, scores = found[0], found_scores[0]
+        kept = [(int(i), float(s)) for i, s in zip(results, scores, strict=True) if s > 0]
         return [i for i, _ in kept], [s for _, s in kept]
 
     def known_names(self) -> set[str]:

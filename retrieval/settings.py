@@ -29,6 +29,10 @@ class RetrievalSettings(BaseSettings):
         "https://github.com/lammps/lammps/blob/patch_{tag}/doc/src/{stem}.rst",
         description="A manual page's link for its own version ({tag} = 29Aug2024, {stem} = fix_nh); empty: the file.",
     )
+    embedding_precision: Literal["auto", "float32"] = Field(
+        "auto",
+        description="auto: ingest batches in bfloat16 where the CPU has it natively and it agrees with float32.",
+    )
     embedding_batch: int = Field(64, gt=0, description="Texts per embedding batch during ingest.")
     potentials_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Lab potential directories (':'-separated), catalogued on ingest."

@@ -93,9 +93,11 @@ class Snapshots:
     # ------------------------------------------------------------------------------------ writing
     def publish_lexical(self, version: str, corpus: Corpus, tokens_fn) -> None:
         """Write the passages and their BM25 index (``tokens_fn(corpus)`` → a bm25s index) for ``version``."""
+        from .lexical import save
+
         path = self.dir(version)
         save_corpus(path, corpus)
-        tokens_fn(corpus).save(str(path / "bm25"))
+        save(tokens_fn(corpus), path / "bm25")
 
     def publish_dense(self, version: str, vectors: np.ndarray, have: np.ndarray, state: str) -> None:
         path = self.dir(version)

@@ -221,3 +221,45 @@ def test_an_interrupted_ingest_resumes_where_it_stopped(knowledge, tmp_path, mon
     report = ingest([pages], "manual", settings, include_installed=False)
     assert report.unchanged == 1 and report.added == len(SMALL) - 1  # only what was not stored yet
     assert Searcher(settings).status()["dense"] == 1.0
+
+
+def test_numpy_bm25_matches_bm25s(searcher):
+    """The query-time BM25 (numpy over the saved index, no bm25s import) ranks and scores as bm25s does."""
+    import bm25s
+    import numpy as np
+    import Stemmer
+
+    from mdbot.retrieval.lexical import Lexical
+
+    searcher.load()
+    assert isinstance(searcher._bm25, Lexical)  # what a published snapshot is read with
+    path = searcher.snapshots.dir(searcher._version) / "bm25"
+    reference, stemmer = bm25s.BM25.load(str(path), mmap=True), Stemmer.Stemmer("english")
+    queries = ["Nose-Hoover chain thermostat tchain", "keep water molecules rigid during the run",
+               "ERROR: Lost atoms: original 32000 current 31999", "the the of", "pair_style eam/alloy Cu Ni Ni"]  # fmt: skip
+    compared = 0
+    for query in queries:
+        want = bm25s.tokenize([query], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)[0]
+        want = [t for t in want if t in reference.vocab_dict]
+        assert searcher._bm25.tokens(query) == want
+        if not want:
+            continue
+        rows, scores = searcher._bm25.top(want, 50)
+        ref_rows, ref_scores = reference.retrieve([want], k=50, show_progress=False, n_threads=1)
+        assert np.array_equal(rows, ref_rows[0]) and np.array_equal(scores, ref_scores[0])
+        compared += 1
+    assert compared == 4  # "the the of" is all stop words
+
+
+def test_bfloat16_passage_vectors_agree_with_float32():
+    from mdbot.retrieval.embeddings import PACKAGED, Embedder, native_bf16
+
+    if not native_bf16():
+        pytest.skip("this CPU has no native bfloat16: passages are embedded in float32")
+    texts = ["fix 1 all nvt temp 300.0 300.0 100.0", "Nose-Hoover chain thermostat " * 20, "units metal"]
+    fast = Embedder(PACKAGED, None, "auto", "auto")
+    exact = Embedder(PACKAGED, None, "auto", "float32")
+    got, want = fast.documents(texts), exact.documents(texts)
+    assert fast.runtime == "sentence-transformers (bfloat16)" and exact.runtime == "sentence-transformers"
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert float((got * want).sum(1).min()) >= 0.9999
