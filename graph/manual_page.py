@@ -51,6 +51,7 @@ def math_text(latex: str) -> str:
 _UNDERLINE = re.compile(r'^([=\-"^~*#+`:.\'_])\1{2,}\s*$')
 _DIRECTIVE = re.compile(r"^\.\.\s+([\w-]+)::\s*(.*)$")
 _CODE_DIRECTIVES = {"code-block", "parsed-literal", "code", "highlight"}
+_BOLD_HEADING = re.compile(r"^\*\*([^*(][^*]*?):?\*\*:?$")  # "**RATTLE:**", not a citation's "**(Andersen)**"
 _NOTE_DIRECTIVES = {"note", "warning", "important", "admonition", "tip", "seealso", "versionadded",
                     "versionchanged", "deprecated"}  # fmt: skip
 
@@ -114,6 +115,29 @@ def _simple_table(lines: list[str]) -> str:
     return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows[1:]])
 
 
+def _list_table(body: list[str]) -> str:
+    """A ``list-table`` directive's body (``* - cell`` rows, ``  - cell`` cells) as a Markdown table."""
+    rows: list[list[str]] = []
+    for line in body:
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith("* -") or s == "*":
+            rows.append([s[3:].strip()] if s != "*" else [])
+        elif s.startswith("- ") or s == "-":
+            if rows:
+                rows[-1].append(s[2:].strip())
+        elif rows and rows[-1]:
+            rows[-1][-1] = f"{rows[-1][-1]} {s}".strip()
+    rows = [[rst_inline(c).replace("|", "/") for c in r] for r in rows if r]
+    if not rows:
+        return ""
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
+    return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows[1:]])
+
+
 def _indented(lines: list[str], i: int) -> tuple[list[str], int]:
     """The indented body that starts at line i (blank lines inside kept), and the index after it."""
     body = []
@@ -139,6 +163,12 @@ def parse_rst(text: str) -> list[Section]:
     def flush() -> None:
         if para:
             joined = " ".join(p.strip() for p in para)
+            bold = _BOLD_HEADING.match(joined)
+            if bold:  # a paragraph that is only bold words ("**SHAKE vs RATTLE:**") heads what follows
+                title = rst_inline(bold.group(1).strip())
+                sections.append(Section(f"{h2} / {title}" if h2 else title))
+                para.clear()
+                return
             kind = "list" if re.match(r"^([*-]|\d+\.)\s", para[0].strip()) else "para"
             if kind == "list":
                 items, cur = [], ""
@@ -180,15 +210,18 @@ def parse_rst(text: str) -> list[Section]:
                 body.pop(0)
             if name == "math":
                 sections[-1].blocks.append(Block("math", math_text("\n".join(body or [arg]))))
-            elif name in _CODE_DIRECTIVES:
-                sections[-1].blocks.append(Block("code", "\n".join(body)))
+            elif name in _CODE_DIRECTIVES:  # a parsed-literal block may carry roles (:doc:`…`)
+                code = [rst_inline(b) for b in body] if name == "parsed-literal" else body
+                sections[-1].blocks.append(Block("code", "\n".join(code)))
             elif name in _NOTE_DIRECTIVES:
                 inner = parse_rst("\n".join(body))
                 content = " ".join(b.text for s in inner for b in s.blocks)
                 if content:
                     sections[-1].blocks.append(Block("note", f"_Note:_ {content}"))
             elif name == "list-table":
-                pass  # rare in command pages; left out rather than shown broken
+                table = _list_table(body)
+                if table:
+                    sections[-1].blocks.append(Block("table", table))
             continue
         if re.match(r"^\.\.(\s|$)", line):  # comments and link targets
             flush()
@@ -226,6 +259,10 @@ def parse_rst(text: str) -> list[Section]:
             continue
         if line[:1] in (" ", "\t") and not para:  # a definition's body (the error lists)
             body, i = _indented(lines, i)
+            if body and _DIRECTIVE.match(body[0]):  # a directive inside a list item (a Syntax's keywords)
+                for inner in parse_rst("\n".join(body)):
+                    sections[-1].blocks.extend(inner.blocks)
+                continue
             sections[-1].blocks.append(Block("para", rst_inline(" ".join(b.strip() for b in body))))
             continue
         para.append(line)
@@ -269,7 +306,10 @@ def parse_html(html: str) -> list[Section]:
             sections[-1].blocks.append(Block("math", math_text(tag.get_text().strip().strip("\\[]"))))
         elif name == "p":
             text = words(tag)
-            if text:
+            strong = tag.find(["strong", "b"])
+            if strong is not None and text and words(strong) == text and not text.startswith("("):
+                sections.append(Section(f"{h2} / {text.rstrip(':')}" if h2 else text.rstrip(":")))
+            elif text:
                 sections[-1].blocks.append(Block("para", text))
         elif name == "pre":
             sections[-1].blocks.append(Block("code", tag.get_text().rstrip()))

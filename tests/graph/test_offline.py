@@ -17,7 +17,8 @@ pytestmark = requires_bwrap
 QUESTIONS = Path(__file__).resolve().parents[2] / "bench" / "offline_qa.jsonl"
 # Questions of the frozen set whose pages the shared test knowledge base holds (tests/conftest.py PAGES).
 SUBSET = ["units-real-metal", "minimize-args", "langevin-vs-nh", "neighbor-skin", "velocity-create", "shake-what",
-          "msd", "kspace-pair", "neigh-modify-check"]  # fmt: skip
+          "msd", "kspace-pair", "neigh-modify-check", "shake-vs-rattle", "tdamp", "pdamp", "npt-iso-aniso",
+          "read-data-format", "rdf"]  # fmt: skip
 
 
 def _normal(text: str) -> str:
@@ -56,6 +57,35 @@ def test_math_is_rendered_as_text(make_brain):
     turn = make_brain().ask("What forces does fix langevin add to each atom?")
     assert turn.citations[0]["doc_id"] == "fix_langevin"
     assert "m/damp" in turn.answer.replace(" ", "") and "\\frac" not in turn.answer
+
+
+def test_what_a_question_sets_side_by_side():
+    from mdbot.graph.offline import side_by_side
+
+    assert side_by_side("What is the difference between units real and units metal?", ["units"]) == {"real", "metal"}
+    assert side_by_side("What is the difference between SHAKE and RATTLE?", []) == {"shake", "rattl"}
+    assert side_by_side("What do the boundary styles p, f, s and m mean?", ["boundary"]) == {"p", "f", "s", "m"}
+    assert side_by_side("iso vs aniso in fix npt", ["fix npt"]) == {"iso", "aniso"}
+
+
+def test_a_page_is_read_as_its_reader_sees_it(tmp_path):
+    """A bold line heads the paragraphs after it, a list-table is a table, a Syntax's keyword listing inside a
+    list item is its own code block."""
+    from mdbot.graph.manual_page import sections
+
+    page = tmp_path / "fix_demo.rst"
+    page.write_text(
+        "fix demo command\n================\n\nSyntax\n\"\"\"\"\"\"\n\n* keyword = *a* or *b*\n\n"
+        "  .. parsed-literal::\n\n     *a* value = N\n       N = how many (see :doc:`run <run>`)\n\n"
+        "Description\n\"\"\"\"\"\"\"\"\"\"\"\n\nFirst paragraph.\n\n**A vs B:**\n\nHow they differ.\n\n"
+        ".. list-table::\n   :header-rows: 1\n\n   * - Style\n     - Meaning\n   * - *a*\n     - one\n"
+    )
+    by_name = {s.name: s.blocks for s in sections(str(page))}
+    assert [b.kind for b in by_name["Syntax"]] == ["list", "code"]
+    assert "N = how many (see run)" in by_name["Syntax"][1].text
+    assert [b.text for b in by_name["Description / A vs B"]][0] == "How they differ."
+    table = by_name["Description / A vs B"][1]
+    assert table.kind == "table" and table.text.splitlines()[2] == "| *a* | one |"
 
 
 # -------------------------------------------------------------------------------------------- errors
