@@ -364,7 +364,7 @@ def _main() -> None:
     """A lab assistant for molecular dynamics: runs, checks and explains LAMMPS inputs."""
     from .doctor import load_env_file
 
-    load_env_file()  # MDBOT_ENV_FILE, ./.env or <data dir>/.env, before any settings are read
+    load_env_file()  # ./.env, else MDBOT_ENV_FILE, else <data dir>/.env, before any settings are read
 
 
 @app.command()

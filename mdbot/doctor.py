@@ -1,9 +1,11 @@
 """``mdbot doctor``: what is configured and whether it answers, and which ``.env`` file is in use.
 
-The ``.env`` file: ``MDBOT_ENV_FILE`` when it is set (an explicit choice wins), else ``.env`` in the current
-directory, else ``.env`` in the data directory (``MDBOT_DATA_DIR``, default ``./.mdbot``). The one found is
-loaded into the environment before any settings are read (values already in the environment win, as they
-do over ``.env`` in pydantic-settings), so every package's settings see it.
+The ``.env`` file: ``.env`` in the current directory; without one, the file ``MDBOT_ENV_FILE`` names when it
+is set, else ``.env`` in the data directory (``MDBOT_DATA_DIR``, default ``./.mdbot``). The one found is loaded
+into the environment before any settings are read (values already in the environment win, as they do over
+``.env`` in pydantic-settings, which read ``./.env`` themselves: the first choice is theirs too), so every
+package's settings see it. ``doctor`` names the file in use and any other candidate that exists but is
+shadowed by it.
 
 Checks: each model endpoint (URL, model, whether ``GET /models`` answers and lists the model), the knowledge
 base (sources by kind, passages, the manual's version), the sandbox (LAMMPS, bubblewrap, cgroups), Slack
@@ -21,16 +23,35 @@ ENV_VAR = "MDBOT_ENV_FILE"
 TIMEOUT_S = 5.0
 
 
-def find_env_file() -> Path | None:
-    """The ``.env`` file mdbot uses: MDBOT_ENV_FILE, else ./.env, else <data dir>/.env; None if none."""
+def env_candidates() -> list[tuple[str, Path]]:
+    """Where a ``.env`` file may be, in the order of precedence: (how it is found, path)."""
+    out = [("current directory", Path(".env"))]
     named = os.environ.get(ENV_VAR)
     if named:
-        return Path(named)
-    here = Path(".env")
-    if here.is_file():
-        return here
-    data = Path(os.environ.get("MDBOT_DATA_DIR", ".mdbot")) / ".env"
-    return data if data.is_file() else None
+        out.append((ENV_VAR, Path(named)))
+    out.append(("data directory", Path(os.environ.get("MDBOT_DATA_DIR", ".mdbot")) / ".env"))
+    return out
+
+
+def find_env_file() -> Path | None:
+    """The ``.env`` file mdbot uses: ./.env, else the file MDBOT_ENV_FILE names (returned even when it is
+    missing, so that the doctor can say so), else <data dir>/.env; None if none."""
+    for how, path in env_candidates():
+        if path.is_file() or how == ENV_VAR:
+            return path
+    return None
+
+
+def shadowed_env_files(used: Path | None) -> list[dict[str, str]]:
+    """The other candidates that exist but are not read because ``used`` comes first."""
+    if used is None:
+        return []
+    here = used.resolve()
+    return [
+        {"found_by": how, "path": str(path.resolve())}
+        for how, path in env_candidates()
+        if path.is_file() and path.resolve() != here
+    ]
 
 
 def load_env_file() -> Path | None:
@@ -185,6 +206,10 @@ def report(env_file: Path | None) -> dict[str, Any]:
     """Every check, as one JSON-ready document; ``ok`` is False when something configured does not answer."""
     doc: dict[str, Any] = {
         "env_file": str(env_file.resolve()) if env_file and env_file.is_file() else None,
+        "env_file_found_by": next(
+            (how for how, path in env_candidates() if env_file is not None and path == env_file), None
+        ),
+        "env_shadowed": shadowed_env_files(env_file),
         "models": [_endpoint(role) for role in ("instruct", "code", "judge")],
         "knowledge": _knowledge(),
         "sandbox": _sandbox(),
@@ -211,9 +236,12 @@ def print_report(doc: dict[str, Any]) -> None:
         mark = "[green]ok[/]  " if ok else ("[dim]--[/]  " if ok is None else "[red]FAIL[/]")
         out.print(f"{mark} {name:<10} {text}", highlight=False)
 
-    line(".env", True if doc["env_file"] else None, doc["env_file"] or "none found (environment only)")
+    found_by = f" ({doc['env_file_found_by']})" if doc.get("env_file_found_by") and doc["env_file"] else ""
+    line(".env", True if doc["env_file"] else None, (doc["env_file"] or "none found (environment only)") + found_by)
     if doc.get("env_file_problem"):
         line(".env", False, doc["env_file_problem"])
+    for other in doc.get("env_shadowed", []):
+        line(".env", None, f"{other['path']} ({other['found_by']}) exists but is not read: the one above comes first")
     for m in doc["models"]:
         where = f"{m['url']} model {m['model'] or '(default)'}" if m["url"] else ""
         borrowed = " (instruct's endpoint)" if m.get("borrowed_from") else ""

@@ -183,16 +183,46 @@ def test_doctor_against_an_endpoint_that_answers_and_one_that_does_not(cli_env, 
 
 
 def test_doctor_finds_the_env_file(cli_env, tmp_path, monkeypatch):
+    """./.env first; without it MDBOT_ENV_FILE when set, else <data dir>/.env; the doctor names the file in
+    use, how it was found, and every other candidate that exists but is shadowed."""
     for name in ("MDBOT_LLM_INSTRUCT_BASE_URL", "MDBOT_LLM_INSTRUCT_MODEL"):
-        monkeypatch.delenv(name, raising=False)  # what the files load is removed again after the test
+        monkeypatch.setenv(name, "")  # registered with monkeypatch: what the files load is undone after the test
+        monkeypatch.delenv(name)
     data = Path(cli_env["MDBOT_DATA_DIR"])
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    def doctor() -> dict:
+        for name in ("MDBOT_LLM_INSTRUCT_BASE_URL", "MDBOT_LLM_INSTRUCT_MODEL"):
+            monkeypatch.delenv(name, raising=False)  # each run loads its file afresh
+        return json.loads(CliRunner().invoke(app, ["doctor", "--json"]).stdout)
+
     (data / ".env").write_text("MDBOT_LLM_INSTRUCT_BASE_URL=http://127.0.0.1:9/v1\n")
-    monkeypatch.chdir(tmp_path)  # no .env here: the data directory's is used
-    doc = json.loads(CliRunner().invoke(app, ["doctor", "--json"]).stdout)
-    assert doc["env_file"] == str((data / ".env").resolve())
-    assert doc["models"][0]["url"] == "http://127.0.0.1:9/v1"
+    doc = doctor()  # only the data directory's
+    assert doc["env_file"] == str((data / ".env").resolve()) and doc["env_file_found_by"] == "data directory"
+    assert doc["models"][0]["url"] == "http://127.0.0.1:9/v1" and doc["env_shadowed"] == []
+
     named = tmp_path / "lab.env"
     named.write_text("MDBOT_LLM_INSTRUCT_MODEL=from-named-file\n")
     monkeypatch.setenv("MDBOT_ENV_FILE", str(named))
-    doc = json.loads(CliRunner().invoke(app, ["doctor", "--json"]).stdout)
-    assert doc["env_file"] == str(named.resolve()) and doc["models"][0]["model"] == "from-named-file"
+    doc = doctor()  # the named file before the data directory's
+    assert doc["env_file"] == str(named.resolve()) and doc["env_file_found_by"] == "MDBOT_ENV_FILE"
+    assert doc["models"][0]["model"] == "from-named-file" and doc["models"][0]["url"] is None
+    assert doc["env_shadowed"] == [{"found_by": "data directory", "path": str((data / ".env").resolve())}]
+
+    (here / ".env").write_text("MDBOT_LLM_INSTRUCT_MODEL=from-current-directory\n")
+    doc = doctor()  # ./.env before both
+    assert doc["env_file"] == str((here / ".env").resolve()) and doc["env_file_found_by"] == "current directory"
+    assert doc["models"][0]["model"] == "from-current-directory"
+    assert [s["found_by"] for s in doc["env_shadowed"]] == ["MDBOT_ENV_FILE", "data directory"]
+    for name in ("MDBOT_LLM_INSTRUCT_BASE_URL", "MDBOT_LLM_INSTRUCT_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    human = CliRunner().invoke(app, ["doctor"]).stdout
+    assert f"{(here / '.env').resolve()} (current directory)" in human
+    assert f"{named.resolve()} (MDBOT_ENV_FILE) exists but is not read" in human
+
+    (here / ".env").unlink()
+    named.unlink()
+    doc = doctor()  # a named file that is missing is a problem, not a silent fallback
+    assert doc["env_file"] is None and "MDBOT_ENV_FILE names" in doc["env_file_problem"] and not doc["ok"]
