@@ -144,12 +144,21 @@ def manual_entry(pages: list[dict], msg: Message) -> tuple[str, dict | None]:
 
 
 def syntax_of(hit: dict) -> str:
-    """The Syntax section of a command's page (code and the argument list), at most ~1500 characters."""
+    """The Syntax section of a command's page (code and the argument list): whole blocks up to SYNTAX_CHARS,
+    a long keyword listing cut to its first entries (never a code block cut open)."""
+    from .offline import trim_block
+
     for section in sections(hit.get("source", "")):
         if section.name == "Syntax":
-            parts = [f"```\n{b.text}\n```" if b.kind == "code" else b.text for b in section.blocks]
-            text = "\n".join(parts)
-            return text if len(text) <= SYNTAX_CHARS else text[:SYNTAX_CHARS].rsplit("\n", 1)[0] + "\n…"
+            parts: list[str] = []
+            for b in section.blocks:
+                text = trim_block(b, section.name, set())
+                part = f"```\n{text}\n```" if b.kind == "code" else text
+                if parts and sum(map(len, parts)) + len(part) > SYNTAX_CHARS:
+                    parts.append("…")
+                    break
+                parts.append(part)
+            return "\n".join(parts)
     return hit["text"] if hit.get("section") == "Syntax" else ""
 
 

@@ -315,7 +315,7 @@ def _pick(
     """Indexes of the blocks to show: greedy on terms not yet covered, within PAGE_CHARS (and EXTRA_CHARS
     for the blocks about a thing set side by side that has none yet)."""
     block_stems = [page_stems(b.text) for _s, _i, b in blocks]
-    sizes = [len(_trim(b, s, terms)) for s, _i, b in blocks]  # as shown: a long list or listing is cut
+    sizes = [len(trim_block(b, s, terms)) for s, _i, b in blocks]  # as shown: a long list or listing is cut
     heading_terms = [_stems(s.split(" / ", 1)[1]) & terms if " / " in s else frozenset() for s, _i, _b in blocks]
     leads = [stems(_lead(b.text)) & values for _s, _i, b in blocks]
     # a block that starts by defining a word of the question ("The *create* style generates …")
@@ -433,7 +433,7 @@ def _entries(lines: list[str]) -> list[list[str]]:
     return out
 
 
-def _trim(block: Block, section: str, terms: set[str]) -> str:
+def trim_block(block: Block, section: str, terms: set[str]) -> str:
     """A long list keeps the items that carry the question's terms (a few, else its first ones); a long
     Syntax listing the entries that do (else its first lines)."""
     if block.kind == "code" and section.startswith("Syntax") and len(block.text) > LONG_CODE:
@@ -499,7 +499,7 @@ def page_excerpt(
     parts = []
     for n in picked:
         section, _i, b = blocks[n]
-        text = _trim(b, section, terms)
+        text = trim_block(b, section, terms)
         parts.append(f"```\n{text}\n```" if b.kind == "code" else text)
     return "\n\n".join(parts)
 
