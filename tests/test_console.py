@@ -87,6 +87,11 @@ def test_a_pasted_script_without_fences_is_one_message_in_a_terminal(cli_env, tm
         out = term.until(r"intent \w+ · \w+.*\n(.|\n)*you ›", start)[start:]
         assert out.count("intent run · success") == 1, out
         assert "intent qa" not in out and "Your script runs" in out
+        # a sentence typed, then a fenced script pasted: one message too, not the sentence alone
+        fenced = b"\x1b[200~" + f"```\n{SCRIPT}```".encode().replace(b"\n", b"\r") + b"\x1b[201~"
+        start = term.send(b"and this one: " + fenced + b"\r")
+        out = term.until(r"intent \w+ · \w+.*\n(.|\n)*you ›", start)[start:]
+        assert out.count("intent run · success") == 1 and "intent qa" not in out, out
         start = term.send(b"/attach\r")
         assert "usage: /attach FILE" in term.until("usage: /attach", start)
         term.send(b"/quit\r")
