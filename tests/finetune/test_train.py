@@ -91,7 +91,12 @@ def test_cpt_and_sft_two_steps(stage, dataset, tmp_path, model_cache):
 def test_grpo_two_steps_with_sandbox_rewards_and_recycling(dataset, tmp_path, model_cache):
     from mdbot.finetune.train import train
 
-    report = train("grpo", _config(dataset, tmp_path, "grpo"), model_cache, echo=lambda line: None)
+    cfg = _config(dataset, tmp_path, "grpo")
+    # The replies start with all of a runnable LJ input but its `run` line, so whatever 48 tokens the untrained
+    # model samples (GRPO's LoRA has no dropout, which changes the samples), the reply parses as a script and
+    # goes through the real sandbox: the test is about the reward path, not about what the model writes.
+    cfg.prefill = "```lammps\n" + GOOD_LJ.replace("run 500\n", "")
+    report = train("grpo", cfg, model_cache, echo=lambda line: None)
     assert report.steps == 2 and all(math.isfinite(x) for x in report.losses)
     r = report.rewards
     assert r["completions"] == 2 * 2  # 2 steps × a batch of 2 completions (one prompt, 2 generations)
