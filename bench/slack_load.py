@@ -2,7 +2,7 @@
 within Slack's 3 s, a visible status at once, each answered exactly once).
 
     .venv/bin/python bench/slack_load.py [--requests 20] [--workers 2] [--kind qa|run] [--json]
-    .venv/bin/python bench/slack_load.py --processes 1 2 [--requests 100] [--json]
+    .venv/bin/python bench/slack_load.py --processes 1 2 [--requests 100] [--database-url URL] [--json]
 
 The real Bolt app behind its real HTTP endpoint, the local Slack Web API of tests/bot/slack_api.py, and a
 real brain without a model (offline): ``qa`` answers from the knowledge base in ``--data-dir`` (the manual, if
@@ -13,11 +13,13 @@ prove by order that no acknowledgement waits for the work), the time until the s
 until the answer replaced it, and the Web API calls it took.
 
 ``--processes N…``: N real ``mdbot slack`` processes in Socket Mode on one local Socket Mode server
-(tests/bot/test_processes.py) and one SQLite journal, the local Slack with the agent features on, offline
+(tests/bot/test_processes.py) and one SQLite journal (or ``--database-url``: PostgreSQL, emptied of earlier
+requests first), the local Slack with the agent features on, offline
 brains ("what can you do?" is answered by the help rule: the Slack layer and the coordination are
 measured, not a model). Every tenth mention is delivered twice (a Slack retry). Per N: the envelope's
 acknowledgement (p95 target < 0.5 s), the first status (the thread's status line, target < 2 s), answers per
-minute, and whether each mention was answered exactly once.
+minute, and whether each mention was answered exactly once. The machine's load average is printed before and
+after each run: a figure taken on a loaded machine says so.
 """
 
 from __future__ import annotations
@@ -54,14 +56,45 @@ def _summary(values: list[float]) -> dict:
             "max": round(max(values), 3)}  # fmt: skip
 
 
-def fleet(n_processes: int, requests: int) -> dict:
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def _empty(database_url: str) -> None:
+    """A PostgreSQL journal reused across runs: its coordination rows go, so each run starts alike."""
+    from mdbot.graph.journal import Journal
+
+    journal = Journal(database_url)  # migrates a new database
+    try:
+        from sqlalchemy import text
+
+        with journal.engine.begin() as conn:
+            for table in (
+                "slack_requests",
+                "slack_events",
+                "slack_threads",
+                "slack_processes",
+                "slack_homes",
+            ):
+                conn.execute(text(f"DELETE FROM {table}"))
+    finally:
+        journal.close()
+
+
+def fleet(n_processes: int, requests: int, database_url: str | None = None) -> dict:
     """``requests`` mentions in a burst to ``n_processes`` mdbot slack processes (see the module docstring)."""
     from tests.bot.test_processes import SocketFleetServer, mention, start_bots, stop_bots
 
+    if database_url:
+        _empty(database_url)
     work = Path(tempfile.mkdtemp(prefix="mdbot-bench-fleet-"))
+    load_before = _loadavg()
     with MockSlack(agent=True) as slack:
         server = SocketFleetServer()
-        procs = start_bots(slack, server, work, n_processes)
+        procs = start_bots(slack, server, work, n_processes, database_url)
         try:
             base = 30_000
             sent = {}
@@ -95,6 +128,8 @@ def fleet(n_processes: int, requests: int) -> dict:
         "exactly_once": done and all(v == 1 for v in counts.values()) and len(counts) == requests,
         "ack_s": _summary(acks), "first_status_s": _summary(list(first.values()) or [float("nan")]),
         "answers_per_min": round(requests / max(1e-9, last - t0) * 60, 1),
+        "database": "postgresql" if database_url else "sqlite", "loadavg_before": load_before,
+        "loadavg_after": _loadavg(),
     }  # fmt: skip
 
 
@@ -108,21 +143,23 @@ def main() -> None:
     ap.add_argument(
         "--processes", type=int, nargs="+", help="mdbot slack processes in Socket Mode (see above)"
     )
+    ap.add_argument("--database-url", help="with --processes: the journal's database (default: SQLite)")
     args = ap.parse_args()
     if args.processes:
-        reports = [fleet(n, args.requests) for n in args.processes]
+        reports = [fleet(n, args.requests, args.database_url) for n in args.processes]
         if args.json:
             print(json.dumps(reports))
             return
         print(
             f"{args.requests} mentions in a burst (every tenth retried), Socket Mode, offline brains, 2 workers each"
         )
-        print(
-            f"{'processes':>10}{'ack p95 s':>11}{'first status p95 s':>20}{'answers/min':>13}{'exactly once':>14}"
-        )
+        print(f"{'processes':>10}{'database':>11}{'ack p50/p95 s':>15}{'first status p50/p95 s':>24}"
+              f"{'answers/min':>13}{'exactly once':>14}   loadavg before -> after")  # fmt: skip
         for r in reports:
-            print(f"{r['processes']:>10}{r['ack_s']['p95']:>11.3f}{r['first_status_s']['p95']:>20.3f}"
-                  f"{r['answers_per_min']:>13.1f}{str(r['exactly_once']):>14}")  # fmt: skip
+            ack, first = r["ack_s"], r["first_status_s"]
+            print(f"{r['processes']:>10}{r['database']:>11}{ack['p50']:>7.3f} /{ack['p95']:>6.3f}"
+                  f"{first['p50']:>15.3f} /{first['p95']:>6.3f}{r['answers_per_min']:>13.1f}"
+                  f"{str(r['exactly_once']):>14}   {r['loadavg_before']} -> {r['loadavg_after']}")  # fmt: skip
         return
 
     from mdbot.bot.app import SlackBot

@@ -161,17 +161,22 @@ class SlackBot:
 
     def _dedupe(self, body: dict, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002 - Bolt's name
         """Slack redelivers an event it thinks we missed, and with several processes another may have it: the
-        same event_id is handled once, by whichever process claims it first (bot/fleet.py). One log line per
-        event."""
+        same event_id is handled once, by whichever process claims it first (bot/fleet.py). The claim is one
+        INSERT, the only thing an acknowledgement waits for. One log line per event (:func:`log_event`):
+        here for duplicates and for events other than messages, at the end of :meth:`_handle` for messages."""
         event_id = body.get("event_id")
         if event_id:
+            started = time.monotonic()
             event = body.get("event") or {}
             kind = event.get("type")
             keep = body if kind in ("app_mention", "message") else None  # kept until its request exists
             if not self.fleet.first_event("event:" + event_id, keep):
-                log.info("event %s %s: duplicate delivery ignored", event_id, kind)
+                log_event(event_id, event, None, "duplicate", started)
                 return BoltResponse(status=200, body="")
-            log.info("event %s %s in %s from %s", event_id, kind, event.get("channel"), event.get("user"))
+            next()
+            if keep is None:
+                log_event(event_id, event, None, "handled", started)
+            return None
         next()
         return None
 
@@ -180,14 +185,10 @@ class SlackBot:
 
     # --------------------------------------------------------------------------------------- messages
     def _on_mention(self, event: dict, body: dict) -> None:
-        self._handle(
-            event, mentioned=True, key="event:" + str(body.get("event_id")), team=body.get("team_id")
-        )
+        self._handle(event, mentioned=True, event_id=body.get("event_id"), team=body.get("team_id"))
 
     def _on_message(self, event: dict, body: dict) -> None:
-        self._handle(
-            event, mentioned=False, key="event:" + str(body.get("event_id")), team=body.get("team_id")
-        )
+        self._handle(event, mentioned=False, event_id=body.get("event_id"), team=body.get("team_id"))
 
     def follows(self, channel: str, thread_ts: str) -> bool:
         """Whether the bot has answered in this thread (so follow-ups need no mention), in any process."""
@@ -203,25 +204,36 @@ class SlackBot:
     def _follow(self, thread_id: str) -> None:
         self.fleet.follow(thread_id)
 
-    def _handle(self, event: dict, mentioned: bool, key: str | None = None, team: str | None = None) -> None:
+    def _handle(
+        self, event: dict, mentioned: bool, event_id: str | None = None, team: str | None = None
+    ) -> None:
         """Any failure of ours while taking a message the bot was asked is said in the thread. The event is
-        done once it is taken (its request exists) or ignored; until then another process may take it over."""
+        done once it is taken (its request exists: recorded with the request) or ignored; until then another
+        process may take it over. Its one log line says which request it became and how it went."""
+        started = time.monotonic()
+        key = f"event:{event_id}" if event_id else None
+        request, outcome = None, "failed"
         try:
-            self._take(event, mentioned, team)
+            request, outcome = self._take(event, mentioned, team, key)
         except Exception as exc:  # noqa: BLE001
             log.exception("could not take a message in %s", event.get("channel"))
             if mentioned or event.get("channel_type") == "im":
                 self._oops(event.get("channel", ""), event.get("thread_ts") or event.get("ts"), exc)
         finally:
-            if key:
+            if key and request is None:
                 self.fleet.event_done(key)
+            if event_id:
+                log_event(event_id, event, request, outcome, started)
 
-    def _take(self, event: dict, mentioned: bool, team: str | None = None) -> None:
+    def _take(
+        self, event: dict, mentioned: bool, team: str | None = None, key: str | None = None
+    ) -> tuple[Request | None, str]:
+        """The request this message becomes, with what happened to it (for the event's log line)."""
         if event.get("subtype") not in ACCEPTED_SUBTYPES or event.get("bot_id") or event.get("bot_profile"):
-            return  # edits, deletions, joins, and every bot's messages (ours included)
+            return None, "ignored"  # edits, deletions, joins, and every bot's messages (ours included)
         user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
         if not user or not channel or not ts or user == self.bot_user_id:
-            return
+            return None, "ignored"
         text = event.get("text") or ""
         thread_ts = event.get("thread_ts") or ts
         is_dm = event.get("channel_type") == "im"
@@ -232,7 +244,7 @@ class SlackBot:
             or (thread_ts != ts and self.follows(channel, thread_ts))
         )
         if not addressed:
-            return
+            return None, "ignored"
         request = Request(
             user=user,
             channel=channel,
@@ -242,14 +254,17 @@ class SlackBot:
             files=list(event.get("files") or []),
             team=event.get("team") or team or self.team_id,
         )
-        if not self.fleet.open(request):
-            return  # the same message as app_mention and as message, or taken by another process
+        if not self.fleet.open(request, key):
+            return (
+                None,
+                "taken already",
+            )  # the same message as app_mention and as message, or another process's
         refusal = self._channel_refusal(channel, is_dm)
         if refusal:
             self.poster.ephemeral(channel, user, refusal, thread_ts if thread_ts != ts else None)
             self._mark(request, "closed", note=refusal)
-            return
-        self.start(request)
+            return request, "refused"
+        return request, self.start(request)
 
     def _channel_refusal(self, channel: str, is_dm: bool) -> str | None:
         if is_dm or channel.startswith("D"):
@@ -312,24 +327,24 @@ class SlackBot:
         return to_mrkdwn(HELP_TEXT.format(budget=self.brain.settings.attempt_budget)) + USAGE
 
     # --------------------------------------------------------------------------------------- requests
-    def start(self, request: Request) -> None:
+    def start(self, request: Request) -> str:
         """Show that the request is taken — the thread's status line where Slack has it, else a status
-        message — and queue the work; a refusal replaces the status message."""
+        message — and queue the work; a refusal replaces the status message. Returns what became of it."""
         if not request.text and not request.files:
             self._say(request, *replies.info("👋 " + self.help_text()))
             self._mark(request, "answered", note="help")
-            return
+            return "answered"
         files, problems = intake.resolve(request.files, self.poster, self.settings.max_files, self._max_bytes)
         if problems:
             why = "I can't use these attachments: " + "; ".join(problems)
             self._say(request, *replies.notice(why, "📎"))
             self._mark(request, "closed", note=why)
-            return
+            return "closed"
         request.files = files
         if self.cluster is not None and self.cluster.wants(request.text):
             self.cluster.take(request)  # "run this on the cluster", /lammps submit
             self._mark(request, "answered", note="cluster")
-            return
+            return "answered"
         request.lines = ["Received — working on it…"]
         if self.settings.agent:
             request.agent = self.agent.status(request.channel, request.thread_ts, "Reading your message…")
@@ -338,16 +353,16 @@ class SlackBot:
             posted = self._say(request, *replies.status_blocks(request.lines))
             if not posted.ok:
                 self._mark(request, "closed", note=f"could not post in the thread ({posted.error})")
-                return  # nowhere to tell the user; the log has it
+                return "closed"  # nowhere to tell the user; the log has it
             status_ts = posted.ts
         with request.transition(Phase.QUEUED):
             request.status_ts = status_ts
-        self._mark(request, "queued", status_ts=status_ts)
-        self._enqueue(request)
+        self._mark(request, "queued", status_ts=status_ts, follow=request.thread_id)
+        return self._enqueue(request)
 
-    def _enqueue(self, request: Request) -> None:
+    def _enqueue(self, request: Request) -> str:
         """Queue a request that is QUEUED (its status shown); tell the member where it stands."""
-        self._follow(request.thread_id)
+        self._follow(request.thread_id)  # recorded already with the request's step: in memory here
         job = Job(
             user=request.user,
             thread=request.thread_id,
@@ -358,22 +373,28 @@ class SlackBot:
             ahead = self.queue.submit(job)
         except Refused as exc:
             self._close(request, *replies.notice(str(exc), "✋"))
-            return
+            return "refused"
         if ahead is not None:
             waiting = "next in line" if ahead == 0 else f"{ahead} request(s) ahead of you"
             with request.during(Phase.QUEUED) as waits:  # a worker may have it already
                 if waits:
                     request.lines = [f"Queued — {waiting}. I'll start as soon as a worker is free."]
                     self._edit_status(request)
+        return "queued"
 
-    def _mark(self, request: Request, state: str, **values) -> None:
-        """Record a step of the request in the journal's slack_requests (one log line each); a request that
-        ended updates its member's Home tab."""
-        log.info("request %s %s in %s by %s%s", request.id, state, request.thread_id, request.user,
-                 f": {values['note']}" if values.get("note") else "")  # fmt: skip
-        self.fleet.mark(request, state, **values)
-        if state in ("answered", "closed"):
+    def _mark(self, request: Request, state: str | None, **values) -> bool:
+        """Record a step of the request in the journal's slack_requests (one log line each, with the request
+        id and the time since it was taken); a request that ended updates its member's Home tab. False: the
+        request is not this process's any more (bot/fleet.py), and this process must not speak for it."""
+        ours = self.fleet.mark(request, state, **values)
+        if state is not None:
+            log.info("request=%s state=%s thread=%s user=%s duration_ms=%d%s%s", request.id, state,
+                     request.thread_id, request.user, (time.monotonic() - request.taken) * 1000,
+                     "" if ours else " lost=taken-over-by-another-process",
+                     f" note={values['note'][:200]!r}" if values.get("note") else "")  # fmt: skip
+        if ours and state in ("answered", "closed"):
             self.home.changed(request.user)
+        return ours
 
     @property
     def _max_bytes(self) -> int:
@@ -385,7 +406,8 @@ class SlackBot:
             if not started:
                 return  # closed before a worker got to it
             request.lines = ["Working on it…"]
-        self._mark(request, "started")
+        if not self._mark(request, "started", only_from=("new", "queued")):
+            return  # another process took it over (this one was presumed gone) and works on it
         stream = self.agent.stream(request, self.settings.stream_buffer) if request.agent else None
         try:
             staged = self._download(request)
@@ -450,6 +472,11 @@ class SlackBot:
             if reply.plain is not None:
                 reply.plain.insert(len(reply.plain) - 1, button)
         uploads = reply.uploads
+        if not self._mark(request, None, only_from=("started",)):  # still ours: renews its lease for the post
+            log.warning(
+                "request=%s answer dropped: another process took it over and told its member", request.id
+            )
+            return
         with request.transition(Phase.ANSWERED) as in_place:
 
             def show(text: str, blocks: list[dict]) -> str | None:
@@ -544,13 +571,13 @@ class SlackBot:
                           id=row["id"], team=self.team_id)  # fmt: skip
         if row["state"] == "new":
             self.start(request)
-            return
+            return  # its event's log line was written by the process that is gone
         with request.transition(Phase.QUEUED):
             request.status_ts, request.agent = row["status_ts"], row["status_ts"] is None
         if row["state"] == "queued":
             request.lines = ["Picked up by another of my processes…"]
             self._enqueue(request)
-        else:
+        else:  # closed by the take-over itself: this is the one process that tells the member
             self._close(
                 request,
                 *replies.notice(
@@ -603,6 +630,15 @@ class SlackBot:
 
 def _ack(ack: Callable[[], None]) -> None:
     ack()
+
+
+def log_event(event_id: str, event: dict, request: Request | None, outcome: str, started: float) -> None:
+    """The one log line of an event: ``event=Ev… type=app_mention channel=… user=… request=<id> outcome=…
+    duration_ms=…`` (``request=-`` when it became none: a duplicate, a message not for the bot)."""
+    log.info("event=%s type=%s channel=%s user=%s request=%s outcome=%s duration_ms=%d", event_id,
+             event.get("type"), event.get("channel") or "-", event.get("user") or "-",
+             request.id if request is not None else "-", outcome.replace(" ", "-"),
+             (time.monotonic() - started) * 1000)  # fmt: skip
 
 
 def _is_help(text: str | None) -> bool:

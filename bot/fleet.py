@@ -54,6 +54,8 @@ class Fleet:
         self._seen = _Seen()
         self._followed: set[str] = set()
         self._requests: dict[str, dict] = {}  # memory only: request id -> columns
+        self._homes: dict[str, float] = {}  # memory only: member -> time.monotonic() of the last publish
+        self._homes_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_beat = time.monotonic()
@@ -91,9 +93,10 @@ class Fleet:
         return False
 
     # ----------------------------------------------------------------------------------------- requests
-    def open(self, request) -> bool:
+    def open(self, request, event: str | None = None) -> bool:
         """Claim ``request``'s message; False when a request for it exists (the same message as
-        ``app_mention`` and as ``message``, or delivered to two processes)."""
+        ``app_mention`` and as ``message``, or delivered to two processes). ``event``: the event that brought
+        it is done (recorded in the same transaction)."""
         columns = dict(thread_id=request.thread_id, user_id=request.user, channel=request.channel,
                        thread_ts=request.thread_ts, message_ts=request.message_ts, text=request.text,
                        files=list(request.files))  # fmt: skip
@@ -109,18 +112,56 @@ class Fleet:
             if len(self._requests) > 5_000:
                 self._requests.pop(next(iter(self._requests)))
             return True
-        return self.store.open_request(request.id, request.key, **columns)
+        return self.store.open_request(request.id, request.key, event=event, **columns)
 
-    def mark(self, request, state: str, **values) -> None:
-        """Record a step of ``request`` (its state, status message, turn id, why it was closed)."""
+    def mark(
+        self, request, state: str | None, *, follow: str | None = None, only_from=None, **values
+    ) -> bool:
+        """Record a step of ``request`` (its state, status message, turn id, why it was closed; ``state``
+        None: only that it is still being worked on) and follow ``follow``'s thread in the same write. False
+        when the request is not this process's any more — another took it over while this one was presumed
+        gone — or, with ``only_from``, not in one of those states: then this process must not speak for it."""
+        if state is not None:
+            values["state"] = state
         if self.store is None:
-            if request.id in self._requests:
-                self._requests[request.id].update(state=state, **values)
-            return
+            if follow:
+                self._followed.add(follow)
+            row = self._requests.get(request.id)
+            if row is None:
+                return True
+            if only_from is not None and row["state"] not in only_from:
+                return False
+            row.update(values)
+            return True
+        if follow:
+            if follow in self._followed:
+                follow = None
+            else:
+                self._followed.add(follow)
         try:
-            self.store.set_request(request.id, state=state, **values)
+            return self.store.set_request(request.id, follow=follow, only_from=only_from, **values)
         except Exception:  # noqa: BLE001 - the member's answer matters more than its record
             log.exception("could not record request %s as %s", request.id, state)
+            return True
+
+    # ----------------------------------------------------------------------------------------- Home tabs
+    def home_opened(self, user: str) -> None:
+        """``user`` opened their Home tab: every process keeps it current (in memory: this one)."""
+        if self.store is None:
+            self._homes.setdefault(user, -1e9)
+            return
+        self.store.home_opened(user)
+
+    def home_due(self, user: str, min_interval_s: float, force: bool = False) -> bool:
+        """Whether this process publishes ``user``'s Home tab now (claimed: no other process does too)."""
+        if self.store is None:
+            now = time.monotonic()
+            with self._homes_lock:
+                if user not in self._homes or (not force and now - self._homes[user] < min_interval_s):
+                    return False
+                self._homes[user] = now
+                return True
+        return self.store.home_due(user, min_interval_s, force)
 
     def requests(self, user_id: str | None = None, limit: int = 10) -> list[dict]:
         if self.store is not None:

@@ -2,15 +2,16 @@
 endpoints and the disk; a lab admin also sees usage and feedback counts.
 
 :func:`home_view` is a pure function of :class:`HomeData` to a Block Kit ``home`` view (tested without Slack);
-:meth:`Home.publish` gathers the data and calls ``views.publish``. A member's tab is republished when one of
-their requests ends, at most once per ``min_interval_s`` (``views.publish`` is rate limited per user).
+:meth:`Home.publish` gathers the data — from the journal's database, so it shows what every process did —
+and calls ``views.publish``. Who opened their tab is kept there too (bot/fleet.py), so whichever process ends
+one of a member's requests republishes their tab, at most once per ``min_interval_s`` across all processes
+(``views.publish`` is rate limited per user); opening the tab always publishes it afresh.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,28 +121,29 @@ class Home:
 
     def __init__(self, bot, min_interval_s: float = 10.0):
         self.bot, self.min_interval_s = bot, min_interval_s
-        self._last: dict[str, float] = {}
-        self._opened: set[str] = set()  # members who opened the tab in this process: kept current
-        self._lock = threading.Lock()
         self._knowledge: tuple[float, dict] | None = None
 
     def opened(self, user: str) -> None:
-        with self._lock:
-            self._opened.add(user)
-        self.publish(user, force=True)
-
-    def changed(self, user: str) -> None:
-        """One of ``user``'s requests ended: republish if they use the tab, within the rate limit."""
-        with self._lock:
-            if user not in self._opened:
-                return
-            if time.monotonic() - self._last.get(user, -1e9) < self.min_interval_s:
-                return
+        """The member opened the tab (in this process): published now, and kept current by every process."""
+        try:
+            self.bot.fleet.home_opened(user)
+            self.bot.fleet.home_due(user, self.min_interval_s, force=True)
+        except Exception:  # noqa: BLE001 - the database away for a moment: still show the tab
+            log.exception("could not record that %s opened the Home tab", user)
         self.publish(user)
 
-    def publish(self, user: str, force: bool = False) -> bool:
-        with self._lock:
-            self._last[user] = time.monotonic()
+    def changed(self, user: str) -> None:
+        """One of ``user``'s requests ended: republish if they opened the tab (in any process), within the
+        rate limit; one process publishes."""
+        try:
+            due = self.bot.fleet.home_due(user, self.min_interval_s)
+        except Exception:  # noqa: BLE001 - the Home tab is a view of state, never worth a failed request
+            log.exception("could not check the Home tab of %s", user)
+            return
+        if due:
+            self.publish(user)
+
+    def publish(self, user: str) -> bool:
         try:
             view = home_view(self.data(user))
             self.bot.client.views_publish(user_id=user, view=view)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,7 @@ class Request:
         False  # the thread's status line shows progress (Slack's agent experience), no status message
     )
     team: str | None = None  # the member's workspace (streaming to a channel names its recipient)
+    taken: float = field(default_factory=time.monotonic)  # when this process took it (durations in the log)
     _phase: Phase = field(default=Phase.NEW, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

@@ -190,3 +190,14 @@ class SlackRequest(Base):
     note: Mapped[str | None] = mapped_column(Text)  # why it was closed
     created_at: Mapped[float] = mapped_column(Float, index=True)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class SlackHome(Base):
+    """A member who opened their Home tab (in any process), and when a process last published it: the
+    process that ends one of their requests republishes it, at most once per interval across processes."""
+
+    __tablename__ = "slack_homes"
+
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    opened_at: Mapped[float] = mapped_column(Float)
+    published_at: Mapped[float | None] = mapped_column(Float)

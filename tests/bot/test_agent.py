@@ -144,6 +144,44 @@ def test_home_tab_is_published_and_updated_when_a_request_ends(slack_app):
     assert "UBOB" not in h.slack.home
 
 
+def test_home_tab_is_republished_by_the_process_that_ends_a_request(slack_app, make_brain):
+    """Two bots on one journal (two processes in all but the pid): the member opens Home in one, the other
+    answers their request and republishes the tab, from the journal's state."""
+    import threading
+
+    from mdbot.bot.app import SlackBot
+    from mdbot.bot.server import http_server
+    from mdbot.bot.settings import SlackSettings
+    from tests.bot.slack_api import BOT_TOKEN, SIGNING_SECRET, Sender
+
+    h = slack_app(mock={"agent": True}, home_interval_s=0)
+    settings = SlackSettings(_env_file=None, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET,
+                             api_url=h.slack.api_url, progress_interval_s=0, home_interval_s=0)  # fmt: skip
+    other = SlackBot(settings, make_brain(data_dir=h.brain.settings.data_dir))  # the same journal file
+    server = http_server(other.app, 0, "127.0.0.1")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert other.fleet.me != h.bot.fleet.me and other.fleet.shared
+        h.send.event({"type": "app_home_opened", "user": "UALICE", "channel": "DALICE", "tab": "home",
+                      "event_ts": "1.000003"})  # fmt: skip
+        assert h.slack.wait_for(lambda: len(h.slack.publishes) == 1)
+        assert "Nothing yet" in json.dumps(h.slack.home["UALICE"])
+        ts = "5350.000100"
+        send = Sender(f"http://127.0.0.1:{server.server_port}/slack/events", h.slack.base + "/response/")
+        # to the other one; its own event id (the journal de-duplicates event ids across processes)
+        send.event(
+            message_event(f"<@{BOT_USER}> {QUESTION}", kind="app_mention", ts=ts), event_id="EvOTHER0001"
+        )
+        h.answers("CLAB", ts)
+        assert h.slack.wait_for(lambda: len(h.slack.publishes) >= 2)  # only the other process saw the request
+        view = json.dumps(h.slack.home["UALICE"])
+        assert "Tdamp" in view and "answered" in view and "archives/CLAB/p5350000100" in view
+    finally:
+        server.shutdown()
+        server.server_close()
+        other.close(grace_s=60)
+
+
 def test_message_shortcut_explains_an_error_someone_posted(slack_app):
     h = slack_app()
     ts = "5400.000100"

@@ -107,3 +107,58 @@ def test_coordination_claims_once_and_takes_over_a_silent_process(tmp_path):
         assert a.follows("C:1")
     finally:
         journal.close()
+
+
+def test_one_log_line_per_event_with_its_request_id(slack_app, caplog):
+    """Each delivery logs one line — event id, type, the request it became, outcome, duration — and each
+    step of that request one line with the same request id."""
+    import logging
+    import re
+
+    from tests.bot.slack_api import BOT_USER, message_event
+
+    caplog.set_level(logging.INFO)
+    h = slack_app()
+    ts = "5500.000100"
+    mention = message_event(f"<@{BOT_USER}> what can you do?", kind="app_mention", ts=ts)
+    assert h.send.event(mention, event_id="EvLOG0001")[0] == 200
+    assert h.send.event(mention, event_id="EvLOG0001", retry=1)[0] == 200  # Slack's retry
+    assert (
+        h.send.event({**mention, "type": "message", "channel_type": "channel"}, event_id="EvLOG0002")[0]
+        == 200
+    )
+    assert h.send.event(message_event("lunch anyone?", ts="5500.000200"), event_id="EvLOG0003")[0] == 200
+    h.answers("CLAB", ts)
+    h.settle()
+    (row,) = [r for r in h.bot.fleet.requests() if r["message_ts"] == ts]
+
+    def lines(prefix: str) -> list[dict]:
+        out = []
+        for record in caplog.records:
+            text = record.getMessage()
+            if text.startswith(prefix):
+                out.append(dict(re.findall(r"(\w+)=(\S+)", text)))
+        return out
+
+    def settled() -> bool:  # the event's line is written once its listener returns, after the Slack calls
+        return len(lines("event=")) >= 4 and any(r.get("state") == "answered" for r in lines("request="))
+
+    assert h.slack.wait_for(settled), [r.getMessage() for r in caplog.records]
+    events = lines("event=")
+    by_id: dict[str, list[dict]] = {}
+    for e in events:
+        by_id.setdefault(e["event"], []).append(e)
+    assert sorted(by_id) == ["EvLOG0001", "EvLOG0002", "EvLOG0003"]
+    first, retry = sorted(by_id["EvLOG0001"], key=lambda e: e["outcome"] == "duplicate")
+    assert retry["outcome"] == "duplicate" and retry["request"] == "-"
+    (twin,) = by_id["EvLOG0002"]  # the same message as `message`: whichever listener runs first takes it
+    took, other = sorted([first, twin], key=lambda e: e["outcome"] != "queued")
+    assert took["request"] == row["id"] and took["outcome"] == "queued"
+    assert other["outcome"] == "taken-already" and other["request"] == "-"
+    assert {first["type"], twin["type"]} == {"app_mention", "message"}
+    (lunch,) = by_id["EvLOG0003"]
+    assert lunch["outcome"] == "ignored"
+    assert all(int(e["duration_ms"]) >= 0 and e["channel"] == "CLAB" for e in events)
+    steps = [r for r in lines("request=") if r["request"] == row["id"]]
+    assert [r["state"] for r in steps] == ["queued", "started", "answered"]
+    assert all(r["thread"] == f"CLAB:{ts}" and r["user"] == "UALICE" for r in steps)
