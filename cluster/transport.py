@@ -42,27 +42,23 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def run(self, argv: list[str], *, stdin: bytes | None = None, timeout: float | None = None) -> Completed:
-        raise NotImplementedError
+        """Run ``argv`` on the submit host (a scheduler command or a shell utility) and return what it did."""
 
     @abc.abstractmethod
     def put(self, local: Path, remote: str) -> None:
         """Copy the files of ``local`` into the (new) directory ``remote``."""
-        raise NotImplementedError
 
     @abc.abstractmethod
     def get(self, remote: str, local: Path) -> None:
         """Copy the directory ``remote`` into ``local`` (only needed where ``shared_fs`` is False)."""
-        raise NotImplementedError
 
     @abc.abstractmethod
     def read_tail(self, path: str, nbytes: int) -> str:
         """The last ``nbytes`` of a file on the submit host ('' when it does not exist yet)."""
-        raise NotImplementedError
 
     @abc.abstractmethod
     def free_mb(self, path: str) -> int | None:
         """Free space of the file system holding ``path`` (its nearest existing parent), None if unknown."""
-        raise NotImplementedError
 
     def close(self) -> None:  # noqa: B027 - optional: only a transport holding a connection has one to close
         """Release what the transport holds (the SSH control connection); nothing by default."""
