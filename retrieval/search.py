@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from .settings import RetrievalSettings
 from .store import Corpus, KnowledgeStore
 
-RRF_K = 20
+RRF_K = 10
 WEIGHTS = {"dense": 1.0, "bm25": 1.0, "names": 1.5, "message": 2.0}
 MAX_STRENGTH = 3.0
 # Authority prior: pages many other pages link to (fix_nh, neighbor, units) are what a query about a broad
@@ -295,7 +295,9 @@ class Searcher:
 
         corpus = self.snapshots.load_corpus(version)
         if corpus is None:
-            raise EmptyKnowledgeBase(f"the knowledge base snapshot {version} is unreadable: run 'mdbot ingest' again")
+            raise EmptyKnowledgeBase(
+                f"the knowledge base snapshot {version} is unreadable: run 'mdbot ingest' again"
+            )
         path = self.snapshots.dir(version) / "bm25"
         try:
             bm25 = Lexical(path)  # numpy only: no bm25s or scipy import on a cold command
@@ -349,7 +351,9 @@ class Searcher:
             from .embeddings import Embedder
 
             self._embedder = Embedder(
-                self.settings.embedding_model, self.settings.data_dir / "cache", self.settings.embedding_backend
+                self.settings.embedding_model,
+                self.settings.data_dir / "cache",
+                self.settings.embedding_backend,
             )
         return self._embedder.query(query)
 
