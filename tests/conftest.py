@@ -222,8 +222,8 @@ def make_module_brain(tmp_path_factory, request):
 # sort: every module's tests stay together and in their own order.
 LONGEST_FIRST = (
     "tests/finetune/test_pipeline.py",  # CPT, SFT and GRPO on the smoke model
+    "tests/finetune/test_train.py",  # (the two training modules on different workers)
     "tests/cluster/test_timeout.py",  # Slurm's one-minute minimum time limit, mostly waiting
-    "tests/finetune/test_train.py",
     "tests/bot/test_slack.py",  # builds the shared knowledge base first
     "tests/structures/test_pores.py",
     "tests/cluster/test_cluster.py",
