@@ -48,7 +48,7 @@ run: setup
 TEST_JOBS ?= $(shell nproc)
 test: setup
 	$(BIN)/ruff check --quiet .
-	$(BIN)/python -m pytest -q $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder)
+	$(BIN)/python -m pytest -q $(if $(filter-out 0 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 lint: setup
 	$(BIN)/ruff check .

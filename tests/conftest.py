@@ -230,6 +230,13 @@ LONGEST_FIRST = (
 )
 
 
+def pytest_configure(config):
+    """Keep this order under pytest-xdist: its loadfile scheduler re-sorts modules by test count unless told not
+    to (``--no-loadscope-reorder``), which put the longest modules last."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(items):
     rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(LONGEST_FIRST)))
