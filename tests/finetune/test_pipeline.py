@@ -63,9 +63,14 @@ def test_export_cpt_sft_grpo_end_to_end(make_brain, model_cache, tmp_path, monke
     assert counts["cpt"]["train"] >= 1
     assert "UALICE" not in "".join(p.read_text() for p in export.glob("*.jsonl"))  # users stripped
 
+    # An operator's own settings file on top of the cpu-smoke profile: shorter sequences and completions, since
+    # this test is about the stages' plumbing on exported data, not about what 2 steps teach the model.
+    config = tmp_path / "short.yaml"
+    config.write_text("max_length: 128\nmax_completion_length: 16\n")
     reports = {}
     for stage in ("cpt", "sft", "grpo"):
-        args = ("finetune", stage, "--data", str(export), "--out", str(tmp_path / stage), "--max-steps", "2")
+        args = ("finetune", stage, "--data", str(export), "--out", str(tmp_path / stage), "--max-steps", "2",
+                "--config", str(config))  # fmt: skip
         if stage == "grpo":  # the stage that once ran out of time: through the installed command
             reports[stage] = _mdbot(*args, data_dir=model_cache, cwd=tmp_path)
         else:
@@ -73,6 +78,8 @@ def test_export_cpt_sft_grpo_end_to_end(make_brain, model_cache, tmp_path, monke
         r = reports[stage]
         assert r["steps"] == 2 and all(math.isfinite(x) for x in r["losses"])
         assert Path(r["adapter"], "adapter_model.safetensors").is_file()
+        used = json.loads((tmp_path / stage / "metrics.json").read_text())["config"]
+        assert (used["max_length"], used["max_completion_length"]) == (128, 16)  # the file was read
         assert (
             r["serve"].startswith("vllm serve ") and f"md-code={tmp_path / stage / 'adapter'}" in r["serve"]
         )

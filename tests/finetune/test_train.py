@@ -43,7 +43,11 @@ def dataset(tmp_path):
 def _config(dataset, tmp_path, stage):
     from mdbot.finetune.config import load_config
 
-    return load_config("cpu-smoke", data=dataset, out=tmp_path / f"out-{stage}")
+    # Shorter than the profile's 512-token sequences and 48-token completions: the forward, backward and
+    # sampling cost scales with the tokens, and two steps are about the machinery, not what is learned.
+    return load_config(
+        "cpu-smoke", data=dataset, out=tmp_path / f"out-{stage}", max_length=128, max_completion_length=16
+    )
 
 
 def _reloads(adapter, model_cache):
@@ -92,7 +96,7 @@ def test_grpo_two_steps_with_sandbox_rewards_and_recycling(dataset, tmp_path, mo
     from mdbot.finetune.train import train
 
     cfg = _config(dataset, tmp_path, "grpo")
-    # The replies start with all of a runnable LJ input but its `run` line, so whatever 48 tokens the untrained
+    # The replies start with all of a runnable LJ input but its `run` line, so whatever 16 tokens the untrained
     # model samples (GRPO's LoRA has no dropout, which changes the samples), the reply parses as a script and
     # goes through the real sandbox: the test is about the reward path, not about what the model writes.
     cfg.prefill = "```lammps\n" + GOOD_LJ.replace("run 500\n", "")
