@@ -17,7 +17,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # the environment it reaches every SandboxSettings a test builds, in subprocesses too. Tests about time
 # limits pass their own timeout= to run() or check().
 os.environ.setdefault("MDBOT_CHECK_TIMEOUT_S", "600")
-# Under `make test` there is one pytest worker per core: a worker's torch (and any OpenMP library) using every
+# Under `make test` there are two pytest workers per core: a worker's torch (and any OpenMP library) using every
 # core as well only oversubscribes them, and OpenMP's spinning threads then burn the other workers' time.
 # One thread each halved the CPU time of a CPT smoke step (81 s to 40 s) and more on a busy machine.
 if os.environ.get("PYTEST_XDIST_WORKER"):
