@@ -6,6 +6,11 @@ import pytest
 
 from tests.conftest import built_once
 
+# Shorter than the cpu-smoke profile's 512-token sequences and 48-token completions, for every training test:
+# forward, backward and sampling cost scale with the tokens, and two steps are about the machinery, not what
+# the model learns.
+SHORT_RUN = {"max_length": 128, "max_completion_length": 16}
+
 
 def _prepare_smoke_model(root) -> None:
     from mdbot.finetune.models import smoke_model

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import requires_bwrap
+from tests.finetune.conftest import SHORT_RUN
 from tests.graph.fakes import BROKEN_LJ, GOOD_LJ, lammps, model
 
 pytest.importorskip("trl")
@@ -63,10 +64,9 @@ def test_export_cpt_sft_grpo_end_to_end(make_brain, model_cache, tmp_path, monke
     assert counts["cpt"]["train"] >= 1
     assert "UALICE" not in "".join(p.read_text() for p in export.glob("*.jsonl"))  # users stripped
 
-    # An operator's own settings file on top of the cpu-smoke profile: shorter sequences and completions, since
-    # this test is about the stages' plumbing on exported data, not about what 2 steps teach the model.
+    # An operator's own settings file on top of the cpu-smoke profile: the training tests' shorter run.
     config = tmp_path / "short.yaml"
-    config.write_text("max_length: 128\nmax_completion_length: 16\n")
+    config.write_text("".join(f"{key}: {value}\n" for key, value in SHORT_RUN.items()))
     reports = {}
     for stage in ("cpt", "sft", "grpo"):
         args = ("finetune", stage, "--data", str(export), "--out", str(tmp_path / stage), "--max-steps", "2",
@@ -79,7 +79,7 @@ def test_export_cpt_sft_grpo_end_to_end(make_brain, model_cache, tmp_path, monke
         assert r["steps"] == 2 and all(math.isfinite(x) for x in r["losses"])
         assert Path(r["adapter"], "adapter_model.safetensors").is_file()
         used = json.loads((tmp_path / stage / "metrics.json").read_text())["config"]
-        assert (used["max_length"], used["max_completion_length"]) == (128, 16)  # the file was read
+        assert {key: used[key] for key in SHORT_RUN} == SHORT_RUN  # the file was read
         assert (
             r["serve"].startswith("vllm serve ") and f"md-code={tmp_path / stage / 'adapter'}" in r["serve"]
         )

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from tests.conftest import requires_bwrap
+from tests.finetune.conftest import SHORT_RUN
 from tests.graph.fakes import GOOD_LJ
 
 pytest.importorskip("trl")
@@ -43,11 +44,7 @@ def dataset(tmp_path):
 def _config(dataset, tmp_path, stage):
     from mdbot.finetune.config import load_config
 
-    # Shorter than the profile's 512-token sequences and 48-token completions: the forward, backward and
-    # sampling cost scales with the tokens, and two steps are about the machinery, not what is learned.
-    return load_config(
-        "cpu-smoke", data=dataset, out=tmp_path / f"out-{stage}", max_length=128, max_completion_length=16
-    )
+    return load_config("cpu-smoke", data=dataset, out=tmp_path / f"out-{stage}", **SHORT_RUN)
 
 
 def _reloads(adapter, model_cache):
