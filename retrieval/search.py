@@ -28,6 +28,11 @@ PRIOR = 0.05
 # still outweighs several with common ones (raw scores keep that; ranks would not). Dense similarities
 # lie in a narrow band, so there a document counts by its best passage.
 DOC_AGGREGATION = (1.0, 0.5, 0.25)
+# Hub pages: a page that links to this many others is a list of them (fix, compute, pair_style,
+# Packages_details, Commands_*). Its one-line descriptions match many queries about the pages it lists, so
+# unless the query names it, its fused score is multiplied by HUB_FACTOR and the listed page can win.
+HUB_LINKS = 80
+HUB_FACTOR = 0.7
 DENSE_N = 80
 BM25_N = 200
 KIND_PRIORITY = {"manual": 1.0, "docs": 0.9, "potentials": 0.7, "examples": 0.5}
@@ -218,6 +223,7 @@ class Searcher:
         self._position: dict[str, int] = {}
         self._embedder = None
         self._inlinks: dict[str, int] = {}
+        self._hubs: set[str] = set()
         self._kind_of: dict[str, str] = {}
         self._vectors = None  # (N, dim) float32, rows of passages without a vector are zero
         self._have = None  # (N,) bool
@@ -316,10 +322,14 @@ class Searcher:
         self.coverage = 0.0
         self._names = NameIndex(corpus.metas)
         inlinks: dict[str, set[str]] = {}
+        outlinks: dict[str, set[str]] = {}
         for meta in corpus.metas:
-            for target in filter(None, meta.get("links", "").split("|")):
+            targets = set(filter(None, meta.get("links", "").split("|")))
+            outlinks.setdefault(meta["doc_id"], set()).update(targets)
+            for target in targets:
                 inlinks.setdefault(target, set()).add(meta["doc_id"])
         self._inlinks = {doc: len(src) for doc, src in inlinks.items()}
+        self._hubs = {doc for doc, targets in outlinks.items() if len(targets) >= HUB_LINKS}
         self._position = {cid: i for i, cid in enumerate(corpus.ids)}
         self._kind_of = {m["doc_id"]: m.get("kind", "manual") for m in corpus.metas}
 
@@ -490,6 +500,8 @@ class Searcher:
             top_links = math.log1p(max(self._inlinks.values()))
             for doc in fused:
                 fused[doc] *= 1.0 + PRIOR * math.log1p(self._inlinks.get(doc, 0)) / top_links
+        for doc in self._hubs.intersection(fused).difference(strength.get("names", ())):
+            fused[doc] *= HUB_FACTOR
         best_chunk: dict[str, int] = {}
         for pos, _score in sorted(chunk_score.items(), key=lambda kv: -kv[1]):
             best_chunk.setdefault(corpus.metas[pos]["doc_id"], pos)

@@ -53,6 +53,29 @@ def test_expected_page_first(searcher, query, expected):
     assert hits[0].doc_id in expected, [h.doc_id for h in hits]
 
 
+def test_a_hub_page_yields_to_the_pages_it_lists_unless_named(knowledge, monkeypatch):
+    from mdbot.retrieval import search
+
+    settings, _, _ = knowledge
+    monkeypatch.setattr(search, "HUB_LINKS", 3)
+    hubbed = Searcher(settings)
+    hubbed.load()
+    links: dict[str, set[str]] = {}
+    for meta in hubbed._corpus.metas:
+        links.setdefault(meta["doc_id"], set()).update(filter(None, meta.get("links", "").split("|")))
+    assert hubbed._hubs == {doc for doc, targets in links.items() if len(targets) >= 3} != set()
+    # the mechanism, made decisive: the best page for a task, treated as a hub, is no longer first ...
+    monkeypatch.setattr(search, "HUB_FACTOR", 0.01)
+    task = "push every atom in a slab with a constant force"
+    best = Searcher(settings).search(task, 5)[0].doc_id
+    assert best not in {doc for doc, _ in hubbed._names.match(task)}  # the query does not name it
+    hubbed._hubs = {best}
+    assert hubbed.search(task, 5)[0].doc_id != best
+    # ... unless the query names it
+    hubbed._hubs = {"fix_shake"}
+    assert hubbed.search("fix shake", 5)[0].doc_id == "fix_shake"
+
+
 def test_one_result_per_document_best_first(searcher):
     hits = searcher.search("thermostat", 10)
     ids = [h.doc_id for h in hits]
