@@ -25,7 +25,8 @@ _STEPS = re.compile(r"(\d[\d,_]*)\s*(?:time)?steps\b", re.I)
 _CHARGES = re.compile(r"\b(?:with|add|assign|compute|equilibrate)\b[^.]{0,30}\bcharges?\b|\bqeq\b", re.I)
 _SMILES = re.compile(r"\bsmiles\b[\s:=]*`?([^\s`]+)`?", re.I)
 _DENSITY = re.compile(r"(\d+(?:\.\d+)?)\s*g\s*/\s*cm(?:3|³|\^3)", re.I)
-_COUNT = re.compile(r"(\d+)\s+molecules\b", re.I)
+# "200 molecules", "30 ethylene carbonate molecules" (a name of up to four words between; not "500 steps")
+_COUNT = re.compile(r"\b(\d+)\s+(?:(?!(?:time)?steps\b|K\b)[A-Za-z(][\w()\-]*\s+){0,4}molecules\b", re.I)
 DEFAULT_STEPS = 5000
 
 

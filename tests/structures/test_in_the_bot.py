@@ -109,6 +109,7 @@ def test_a_liquid_of_a_molecule_the_lab_docs_name_is_built_and_run(make_brain):
     turn = make_brain().ask("build a box of 30 ethylene carbonate molecules at 320 K and run it")
     assert turn.intent == "structure" and turn.outcome == "success", turn.answer
     assert "ethylene carbonate is C1COC(=O)O1 in the lab's docs" in turn.answer
+    assert "300 atoms" in turn.answer  # the 30 molecules asked for (C3H4O3), not the default density's 150
     assert "fix md all nvt temp 320 320" in turn.script
     # a question about such a liquid is still a question, and a name no doc knows is not guessed
     from mdbot.graph.structure import named_in_docs
