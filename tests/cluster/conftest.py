@@ -146,12 +146,14 @@ def timeout_job(slurm, tmp_path_factory):
                   sandbox=SandboxSettings(_env_file=None, data_dir=data, pictures=False),
                   models={"instruct": None, "code": None, "judge": None}, searcher=False)  # fmt: skip
     slack = MockSlack().__enter__()
-    # Unlike the other tests' jobs these two run at normal priority: beside two busy processes on one core a
+    # Unlike the other tests' jobs these two start at normal priority: beside two busy processes on one core a
     # `nice -n 19` job gets ~1 % of it, little for reaching a restart file within the minute, and the
-    # continuation's log stayed empty for 600 s (`taskset -c 0 make test`, two workers). LAMMPS also flushes
-    # the log at each thermo line here, so the continuation shows that it read the restart file as soon as
-    # its run is set up, not once 4 KB of log have filled LAMMPS's buffer.
-    b = build(brain, root, slack, restart_every=20000, lammps_command=LMP)
+    # continuation's log stayed empty for 600 s (`taskset -c 0 make test`, two workers). Once the first job
+    # has written its restart file it only has to keep running into the limit, and does so at nice 19
+    # (nice_after_restart.sh). LAMMPS also flushes the log at each thermo line here, so the continuation shows
+    # that it read the restart file as soon as its run is set up, not once 4 KB of log have filled its buffer.
+    wrapper = Path(__file__).with_name("nice_after_restart.sh")
+    b = build(brain, root, slack, restart_every=20000, lammps_command=f"bash {wrapper} {LMP}")
     script = lj(10**9).replace("thermo 100", "thermo 5000\nthermo_modify flush yes")
     ask(b, TIMEOUT_THREAD, "run this on the cluster --time 00:01:00", script)
     confirm(b, TIMEOUT_THREAD)
