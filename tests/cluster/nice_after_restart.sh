@@ -20,6 +20,9 @@ while kill -0 $pid 2>/dev/null; do
     if [[ $before != *" $f "* ]]; then
       for p in $(descendants $pid); do  # nice is per thread on Linux: every thread of every process
         renice -n 19 -p $(ls /proc/$p/task 2>/dev/null) >/dev/null 2>&1
+        # and Slurm starts each job in a session of its own, which the kernel's autogroup scheduling weighs
+        # like any other session (the whole test suite is one) whatever its processes' nice: the session too
+        echo 19 > /proc/$p/autogroup 2>/dev/null
       done
       wait $pid
       exit $?
