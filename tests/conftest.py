@@ -123,9 +123,9 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
     return target
 
 
-def _build_manual_knowledge(root: Path) -> None:
-    """The expensive part of the knowledge base (the manual pages and the installed examples and potentials,
-    about 1,000 passages to embed), built once per run."""
+def _build_knowledge(root: Path) -> None:
+    """The knowledge base (the manual pages, the installed examples and potentials, the lab docs: about 1,000
+    passages to embed), built once per run."""
     from mdbot.retrieval.ingest import ingest
     from mdbot.retrieval.settings import RetrievalSettings
 
@@ -134,27 +134,27 @@ def _build_manual_knowledge(root: Path) -> None:
     for page in PAGES:
         source = next(f for f in (MANUAL / f"{page}.rst", MANUAL / f"{page}.html") if f.is_file())
         shutil.copy(source, pages / source.name)
-    report = ingest([pages], "manual", RetrievalSettings(_env_file=None, data_dir=root / "data"))
+    settings = RetrievalSettings(_env_file=None, data_dir=root / "data")
+    report = ingest([pages], "manual", settings)
+    assert not report.errors, report.errors
+    report = ingest([make_lab_docs(root)], "docs", settings, include_installed=False)
     assert not report.errors, report.errors
 
 
 @pytest.fixture(scope="session")
 def knowledge(tmp_path_factory):
-    """(settings, pages dir, docs dir) of an ingested knowledge base of this worker's own: a copy of the
-    run's shared manual part (so tests may add to it or edit its lab docs) plus freshly ingested lab docs."""
+    """(settings, pages dir, docs dir) of an ingested knowledge base of this worker's own: a copy of the run's
+    shared one, so tests may add to it. The pages and the lab docs are the run's, read-only: a test that edits
+    a file ingests its own. (Each worker ingesting the lab docs itself cost it 11 CPU-s, mostly loading the
+    embedding model, which searching alone does not need.)"""
     if not MANUAL.is_dir():
         pytest.skip(f"manual corpus not found at {MANUAL}")
-    from mdbot.retrieval.ingest import ingest
     from mdbot.retrieval.settings import RetrievalSettings
 
-    shared = built_once(tmp_path_factory, "knowledge", _build_manual_knowledge)
+    shared = built_once(tmp_path_factory, "knowledge", _build_knowledge)
     root = tmp_path_factory.mktemp("knowledge")
     shutil.copytree(shared / "data", root / "data")
-    docs = make_lab_docs(root)
-    settings = RetrievalSettings(_env_file=None, data_dir=root / "data")
-    report = ingest([docs], "docs", settings, include_installed=False)
-    assert not report.errors, report.errors
-    return settings, shared / "manual", docs
+    return RetrievalSettings(_env_file=None, data_dir=root / "data"), shared / "manual", shared / "lab-docs"
 
 
 # ------------------------------------------------------------------ brains with scripted models

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,21 +98,18 @@ def test_second_ingest_changes_nothing(knowledge):
 
 
 def test_edited_file_replaces_its_chunks(knowledge, tmp_path):
-    settings, _, docs = knowledge
-    note = docs / "cluster.txt"
-    original = note.read_text()
-    try:
-        note.write_text("The group cluster moved: use the new 'harrier' machine with 128 cores per node.\n")
-        report = ingest([note], "docs", settings, include_installed=False)
-        assert report.updated == 1 and report.added == 0
-        searcher = Searcher(settings)
-        hit = searcher.search("harrier cluster cores per node", 1)[0]
-        assert hit.doc_id == "docs/cluster" and "harrier" in hit.text
-        store = searcher.store.collection.get(where={"file": str(note.resolve())}, include=["documents"])
-        assert all("kestrel" not in d for d in store["documents"])  # the old text is gone
-    finally:
-        note.write_text(original)
-        ingest([note], "docs", settings, include_installed=False)
+    _pages, settings = _small_manual(tmp_path, knowledge)  # a knowledge base of its own: it edits a lab doc
+    note = tmp_path / "cluster.txt"
+    shutil.copy(knowledge[2] / "cluster.txt", note)
+    assert ingest([note], "docs", settings, include_installed=False).added == 1
+    note.write_text("The group cluster moved: use the new 'harrier' machine with 128 cores per node.\n")
+    report = ingest([note], "docs", settings, include_installed=False)
+    assert report.updated == 1 and report.added == 0
+    searcher = Searcher(settings)
+    hit = searcher.search("harrier cluster cores per node", 1)[0]
+    assert hit.doc_id == "docs/cluster" and "harrier" in hit.text
+    store = searcher.store.collection.get(where={"file": str(note.resolve())}, include=["documents"])
+    assert store["documents"] and all("kestrel" not in d for d in store["documents"])  # the old text is gone
 
 
 def test_bad_inputs_are_reported_and_the_rest_ingested(knowledge, tmp_path):
