@@ -220,21 +220,23 @@ def make_module_brain(tmp_path_factory, request):
 # The modules that take longest go first, so that under `make test`'s workers (pytest-xdist, one module per
 # worker at a time) they overlap the many short ones instead of starting last and running alone. A stable
 # sort: every module's tests stay together and in their own order.
-LONGEST_FIRST = (  # longest first, by the seconds each took under `make test` (2 cores, 4 workers, 2 Dec 2026)
-    "tests/finetune/test_pipeline.py",  # 140: CPT, SFT and GRPO on the smoke model
-    "tests/finetune/test_train.py",  # 140 (the two training modules on different workers)
-    "tests/bot/test_slack.py",  # 138: builds the shared knowledge base first
-    "tests/cluster/test_timeout.py",  # 92: Slurm's one-minute minimum time limit, mostly waiting
-    "tests/structures/test_in_the_bot.py",  # 73
-    "tests/structures/test_build.py",  # 59
-    "tests/cluster/test_cluster.py",  # 53
-    "tests/sandbox/test_hostile.py",  # 50
-    "tests/retrieval/test_search.py",  # 34
-    "tests/structures/test_read.py",  # 32
-    "tests/structures/test_pores.py",  # 28
-    "tests/bot/test_processes.py",  # 26
-    "tests/bot/test_agent.py",  # 24
-    "tests/test_console.py",  # 24
+LONGEST_FIRST = (  # longest first, by the seconds each took under `make test` (2 cores, 4 workers, 3 Dec 2026)
+    "tests/finetune/test_train.py",  # 108: CPT, SFT (and its resume) and GRPO on the smoke model
+    "tests/bot/test_slack.py",  # 100: builds the shared knowledge base first
+    "tests/cluster/test_timeout.py",  # 93: Slurm's one-minute minimum time limit, mostly waiting
+    "tests/structures/test_build.py",  # 79
+    "tests/cluster/test_cluster.py",  # 69
+    "tests/finetune/test_pipeline.py",  # 68: export, then one step of each stage
+    "tests/structures/test_pores.py",  # 47
+    "tests/sandbox/test_hostile.py",  # 41
+    "tests/structures/test_read.py",  # 33
+    "tests/retrieval/test_search.py",  # 32
+    "tests/structures/test_in_the_bot.py",  # 31
+    "tests/graph/test_graph.py",  # 26
+    "tests/cluster/test_slack.py",  # 24
+    "tests/bot/test_command.py",  # 23
+    "tests/bot/test_agent.py",  # 22
+    "tests/test_console.py",  # 20
 )
 
 
