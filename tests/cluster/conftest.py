@@ -71,7 +71,9 @@ def cluster_settings(tmp_path: Path, **overrides):
         mode="local",
         name="testcluster",
         shared_dir=tmp_path / "shared",
-        lammps_command=f"nice -n 19 {LMP}",  # the jobs yield the CPU to everything else on the machine
+        # the jobs yield the CPU to other processes of their own Slurm session only: against the suite, another
+        # session, the kernel's autogroups weigh them equally (see nice_after_restart.sh); they take seconds
+        lammps_command=f"nice -n 19 {LMP}",
         poll_interval_s=0.2,
         backoff_max_s=1.0,
         outage_notice_s=0.5,

@@ -15,19 +15,19 @@ descendants() {  # $1 and every process below it (the console script runs the LA
 }
 trap 'kill -TERM $(descendants $pid) 2>/dev/null; wait $pid; exit 143' TERM
 
-while kill -0 $pid 2>/dev/null; do
-  for f in mdbot.restart.*; do
-    if [[ $before != *" $f "* ]]; then
-      for p in $(descendants $pid); do  # nice is per thread on Linux: every thread of every process
-        renice -n 19 -p $(ls /proc/$p/task 2>/dev/null) >/dev/null 2>&1
-        # and Slurm starts each job in a session of its own, which the kernel's autogroup scheduling weighs
-        # like any other session (the whole test suite is one) whatever its processes' nice: the session too
-        echo 19 > /proc/$p/autogroup 2>/dev/null
-      done
-      wait $pid
-      exit $?
-    fi
-  done
+has_own_restart() {
+  local f
+  for f in mdbot.restart.*; do [[ $before == *" $f "* ]] || return 0; done
+  return 1
+}
+
+while kill -0 $pid 2>/dev/null && ! has_own_restart; do
   sleep 0.5  # the job's own polling for its restart file, not a test waiting for a result
+done
+for p in $(descendants $pid); do  # nice is per thread on Linux: every thread of every process
+  renice -n 19 -p $(ls /proc/$p/task 2>/dev/null) >/dev/null 2>&1
+  # and Slurm starts each job in a session of its own, which the kernel's autogroup scheduling weighs like
+  # any other session (the whole test suite is one) whatever its processes' nice: the session too
+  echo 19 > /proc/$p/autogroup 2>/dev/null
 done
 wait $pid
