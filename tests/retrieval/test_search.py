@@ -182,7 +182,7 @@ SMALL = ("units", "velocity", "fix_shake", "fix_rigid")
 
 
 def _small_manual(tmp_path: Path, knowledge) -> tuple[Path, object]:
-    """A few 2024 pages and an empty data directory that shares the fixture's ONNX export (made once)."""
+    """A few 2024 pages and an empty data directory (its ONNX export: the one made at setup, else the fixture's)."""
     import shutil
 
     from mdbot.retrieval.settings import RetrievalSettings
@@ -193,7 +193,8 @@ def _small_manual(tmp_path: Path, knowledge) -> tuple[Path, object]:
     for name in SMALL:
         shutil.copy(MANUAL / f"{name}.rst", pages / f"{name}.rst")
     settings = RetrievalSettings(_env_file=None, data_dir=tmp_path / "data")
-    shutil.copytree(knowledge[0].data_dir / "cache", settings.data_dir / "cache")
+    if (knowledge[0].data_dir / "cache").is_dir():
+        shutil.copytree(knowledge[0].data_dir / "cache", settings.data_dir / "cache")
     return pages, settings
 
 
@@ -228,13 +229,14 @@ def test_an_interrupted_ingest_resumes_where_it_stopped(knowledge, tmp_path, mon
 
     pages, settings = _small_manual(tmp_path, knowledge)
     monkeypatch.setattr(ingest_module, "BATCH_CHUNKS", 1)  # one file per batch
+    workers = settings.model_copy(update={"embedding_workers": 2})  # Ctrl-C with worker processes and the writer
 
     def stop_after_first_batch(stage, done, total):
         if stage == "embedding" and done > 0:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ingest([pages], "manual", settings, include_installed=False, progress=stop_after_first_batch)
+        ingest([pages], "manual", workers, include_installed=False, progress=stop_after_first_batch)
     partial = Searcher(settings)
     status = partial.status()
     assert status["state"] == "embedding" and 0 < status["dense"] < 1  # the first file's vectors are kept
@@ -284,3 +286,48 @@ def test_bfloat16_passage_vectors_agree_with_float32():
     assert fast.runtime == "sentence-transformers (bfloat16)" and exact.runtime == "sentence-transformers"
     assert got.dtype == want.dtype and got.shape == want.shape
     assert float((got * want).sum(1).min()) >= 0.9999
+
+
+def test_worker_processes_embed_the_vectors_this_process_would(knowledge, tmp_path):
+    """Two embedding processes (what a large ingest uses on 2 cores) store the same vectors as one."""
+    import numpy as np
+
+    from mdbot.retrieval.store import KnowledgeStore
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    pages, one = _small_manual(tmp_path / "one", knowledge)
+    _, two = _small_manual(tmp_path / "two", knowledge)
+    two = two.model_copy(update={"embedding_workers": 2})
+    alone = ingest([pages], "manual", one.model_copy(update={"embedding_workers": 1}), include_installed=False)
+    pooled = ingest([pages], "manual", two, include_installed=False)
+    assert pooled.runtime.endswith(", 2 processes") and "processes" not in alone.runtime
+    assert pooled.embedded == alone.embedded == KnowledgeStore(two).count() > 0
+    a, b = KnowledgeStore(one).rows(), KnowledgeStore(two).rows()
+    assert a.ids == b.ids
+    assert float((np.asarray(a.vectors) * np.asarray(b.vectors)).sum(1).min()) >= 0.9999
+
+
+def test_the_setup_export_serves_queries_and_is_made_once(tmp_path, monkeypatch):
+    """`make setup`'s ONNX export: kept only if it agrees with sentence-transformers, preferred to a data
+    directory's own, and not made again."""
+    import json
+
+    import numpy as np
+
+    from mdbot.retrieval import embeddings
+    from mdbot.retrieval.embeddings import PACKAGED, Embedder, prepare
+
+    shipped = tmp_path / "share"
+    monkeypatch.setattr(embeddings, "SHIPPED", shipped)
+    made = prepare(PACKAGED, shipped)
+    assert made is not None and made.parent == shipped
+    meta = json.loads(made.with_suffix(".json").read_text())
+    assert meta["accepted"] and meta["min_cosine"] >= 1 - embeddings.AGREEMENT
+    stamp = made.stat().st_mtime_ns
+    assert prepare(PACKAGED, shipped) == made and made.stat().st_mtime_ns == stamp
+    embedder = Embedder(PACKAGED, tmp_path / "data" / "cache")
+    assert embedder.onnx(allow_export=False) is not None and not (tmp_path / "data").exists()
+    question = "How do I keep water molecules rigid during the run?"
+    want = embedder.model.encode([question], normalize_embeddings=True, show_progress_bar=False)[0]
+    assert float(np.dot(embedder.query(question), want)) >= 1 - embeddings.AGREEMENT
