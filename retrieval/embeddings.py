@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ PACKAGED = "all-MiniLM-L6-v2"
 # the rest of a long passage is still found by BM25 and exact names.
 DOC_MAX_TOKENS = 128
 QUERY_MAX_TOKENS = 256
+STEP = 256  # passages embedded in this process per call, between reports of progress
 # `make setup` exports the packaged model here (beside the installed packages), so that no ingest pays for it.
 SHIPPED = Path(sys.prefix) / "share" / "mdbot" / "models"
 AGREEMENT = 1e-5  # an export is used only if every probe's cosine with the original is >= 1 - AGREEMENT
@@ -300,24 +302,39 @@ class Embedder:
                     log.warning("bfloat16 vectors disagree with float32 (cosine %.6f): using float32", worst)
         return self._bf16
 
-    def documents(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Passage vectors. ``auto`` makes the export (for the queries) but embeds batches with
-        sentence-transformers: on this project's 2-core CPU torch was the faster of the two for batches
-        (39 vs 48 ms of CPU per manual passage, one thread each, 384 passages), and under bfloat16 autocast
-        (where the CPU has it natively) ~6× faster still (8–9 ms; worst cosine with float32 0.99997 on
-        1,024 manual passages). float32 vectors from either runtime are the same within 2.4e-7, so passages
-        and queries may come from any of them. sentence-transformers sorts each call's texts by length, so
-        a batch is padded only to its own longest."""
+    def documents(self, texts: list[str], batch_size: int = 64, done: Callable[[int], None] | None = None) -> np.ndarray:
+        """Passage vectors; ``done(n)`` is told as each part of them is ready. ``auto`` makes the export (for
+        the queries) but embeds batches with sentence-transformers: on this project's 2-core CPU torch was the
+        faster of the two for batches (39 vs 48 ms of CPU per manual passage, one thread each, 384 passages),
+        and under bfloat16 autocast (where the CPU has it natively) ~6× faster still (8–9 ms; worst cosine
+        with float32 0.99997 on 1,024 manual passages). float32 vectors from either runtime are the same
+        within 2.4e-7, so passages and queries may come from any of them. sentence-transformers sorts each
+        call's texts by length, so a batch is padded only to its own longest; give texts sorted by length
+        and the parts are alike too."""
+        told = [0]
+
+        def tell(n: int) -> None:
+            told[0] += n
+            if done is not None:
+                done(n)
+
         onnx = self.onnx(allow_export=True)
-        if onnx is not None and self.backend == "onnx":
-            return onnx.encode(texts, DOC_MAX_TOKENS, batch_size)
-        if self._workers_ready() and len(texts) > 1:
+        if self._workers_ready() and len(texts) > 1 and not (onnx is not None and self.backend == "onnx"):
             try:
-                return self._pooled(texts, batch_size)
+                return self._pooled(texts, batch_size, tell)
             except Exception as exc:  # noqa: BLE001 - a worker that died (killed, no memory) leaves this process
                 log.warning("embedding workers failed (%s): embedding in this process", exc)
                 self.stop_workers()
-        return self._torch(texts, batch_size)
+        parts, again = [], told[0]  # after failed workers, what they had done is not told twice
+        for start in range(0, len(texts), STEP):
+            part = texts[start : start + STEP]
+            if onnx is not None and self.backend == "onnx":
+                parts.append(onnx.encode(part, DOC_MAX_TOKENS, batch_size))
+            else:
+                parts.append(self._torch(part, batch_size))
+            if start + len(part) > again:
+                tell(start + len(part) - max(start, again))
+        return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
     def _torch(self, texts: list[str], batch_size: int) -> np.ndarray:
         bf16 = self.bf16()
@@ -369,14 +386,18 @@ class Embedder:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _pooled(self, texts: list[str], batch_size: int) -> np.ndarray:
-        """One task per batch (in the order given: sorted texts make alike batches), taken by whichever
-        worker is free, so none waits long for another; the vectors in the order of ``texts``."""
+    def _pooled(self, texts: list[str], batch_size: int, tell: Callable[[int], None]) -> np.ndarray:
+        """One task per batch, all queued at once and taken by whichever worker is free (so none waits for
+        another until the last batch); the vectors in the order of ``texts``."""
         parts = [
             self._pool.submit(_worker_documents, texts[start : start + batch_size], batch_size)
             for start in range(0, len(texts), batch_size)
         ]
-        return np.concatenate([part.result() for part in parts])
+        out = []
+        for part in parts:
+            out.append(part.result())
+            tell(len(out[-1]))
+        return np.concatenate(out)
 
     def query(self, text: str) -> np.ndarray:
         onnx = self.onnx(allow_export=False)

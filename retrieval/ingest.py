@@ -33,9 +33,9 @@ CODE_SECTIONS = frozenset({"Syntax", "Examples", "Related commands", "Default", 
 CODE_HEAD_CHARS = 200
 # Passages embedded and stored together (whole files; what an interruption can lose, ~25 s of work on 2
 # cores), sorted by length so batches are padded little (7 % of the tokens computed were padding in groups of
-# 512, 2 % in groups of 2,048), and embedded STEP_CHUNKS at a time so progress is shown every few seconds.
+# 512, 2 % in groups of 2,048); progress is told as their batches are done.
 BATCH_CHUNKS = 2048
-STEP_CHUNKS = 256
+TELL_EVERY_S = 1.0
 PUBLISH_EVERY_S = 5.0  # how often new vectors are republished to searchers
 
 
@@ -360,16 +360,18 @@ def _ingest(paths, kind, settings, include_installed, progress, manual_version, 
             ids = [stable_id(f, str(i)) for f, _, cs, _ in group for i in range(len(cs))]
             texts = [dense_text(corpus.texts[position[c]], corpus.metas[position[c]]) for c in ids]
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # alike lengths: little padding
-            new = np.zeros((len(texts), 0), dtype=np.float32)
-            for start in range(0, len(order), STEP_CHUNKS):
-                step = order[start : start + STEP_CHUNKS]
-                got = embedder.documents([texts[i] for i in step], batch_size=settings.embedding_batch)
-                if new.shape[1] != got.shape[1]:
-                    new = np.zeros((len(texts), got.shape[1]), dtype=np.float32)
-                new[step] = got
-                done += len(step)
-                if start + STEP_CHUNKS < len(order):
+            last = [time.monotonic()]
+
+            def ready(n: int) -> None:
+                nonlocal done
+                done += n
+                if time.monotonic() - last[0] >= TELL_EVERY_S:
                     told()
+                    last[0] = time.monotonic()
+
+            got = embedder.documents([texts[i] for i in order], batch_size=settings.embedding_batch, done=ready)
+            new = np.zeros_like(got)
+            new[order] = got
             if writing is not None:
                 writing.result()  # the previous group is stored (or its failure stops the ingest here)
             writing = writer.submit(stored, group, ids, new)

@@ -229,6 +229,7 @@ def test_an_interrupted_ingest_resumes_where_it_stopped(knowledge, tmp_path, mon
 
     pages, settings = _small_manual(tmp_path, knowledge)
     monkeypatch.setattr(ingest_module, "BATCH_CHUNKS", 1)  # one file per batch
+    monkeypatch.setattr(ingest_module, "TELL_EVERY_S", 1e9)  # progress only once a batch is handed to the writer
     workers = settings.model_copy(update={"embedding_workers": 2})  # Ctrl-C with worker processes and the writer
 
     def stop_after_first_batch(stage, done, total):
