@@ -5,7 +5,7 @@
 # beside the repository and the lab's lab-docs/ folder when they exist (docs/ is mdbot's own documentation,
 # not lab knowledge); the installed LAMMPS examples and potentials always.
 # The ingest runs in the background: the bot starts as soon as its lexical index is published (seconds), and
-# answers from it while the vectors are computed (the whole manual on 2 cores: about 80 s where the CPU has
+# answers from it while the vectors are computed (the whole manual on 2 cores: 80–180 s where the CPU has
 # native bfloat16, about 7 minutes where it does not; the first time only: ingest is incremental, and an
 # interrupted one resumes). Its progress goes to the log below.
 set -euo pipefail
