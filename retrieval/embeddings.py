@@ -418,10 +418,21 @@ def prepare(name: str = PACKAGED, directory: Path = SHIPPED) -> Path | None:
 _WORKER: Embedder | None = None  # in a worker process: the model that embeds its share of each batch
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker's watch: when the ingest that started it is gone (killed, SIGTERM), the worker goes too."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _worker_start(name: str, backend: str, precision: str, threads: int) -> None:
     import signal
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     import torch
 
     torch.set_num_threads(threads)
