@@ -319,7 +319,8 @@ class Embedder:
                 done(n)
 
         onnx = self.onnx(allow_export=True)
-        if self._workers_ready() and len(texts) > 1 and not (onnx is not None and self.backend == "onnx"):
+        by_onnx = onnx if self.backend == "onnx" else None  # else the export serves queries only
+        if self._workers_ready() and len(texts) > 1 and by_onnx is None:
             try:
                 return self._pooled(texts, batch_size, tell)
             except Exception as exc:  # noqa: BLE001 - a worker that died (killed, no memory) leaves this process
@@ -328,8 +329,8 @@ class Embedder:
         parts, again = [], told[0]  # after failed workers, what they had done is not told twice
         for start in range(0, len(texts), STEP):
             part = texts[start : start + STEP]
-            if onnx is not None and self.backend == "onnx":
-                parts.append(onnx.encode(part, DOC_MAX_TOKENS, batch_size))
+            if by_onnx is not None:
+                parts.append(by_onnx.encode(part, DOC_MAX_TOKENS, batch_size))
             else:
                 parts.append(self._torch(part, batch_size))
             if start + len(part) > again:

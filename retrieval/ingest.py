@@ -9,7 +9,8 @@ snapshot with its BM25 index published within seconds (searches answer from it, 
 computed in groups of whole files (by worker processes for a large ingest, which start loading the model
 while files are still read); each group is stored in chromadb (so an interrupted ingest resumes with the
 files not yet stored) and republished into the snapshot by a writer thread while the next group is
-embedded, so dense results join the fusion as they arrive. One ingest at a time holds ``ingest.lock``; searches in other processes read only the snapshot.
+embedded, so dense results join the fusion as they arrive. One ingest at a time holds ``ingest.lock``;
+searches in other processes read only the snapshot.
 """
 
 from __future__ import annotations
@@ -396,7 +397,6 @@ def _ingest(paths, kind, settings, include_installed, progress, manual_version, 
             snaps.report(stage="interrupted", done=done, total=total, version=version)
             raise
         writer.shutdown(wait=True)
-        embedder.stop_workers()
     store.set_version(version)
     snaps.publish_dense(version, vectors, have, "complete")
     snaps.prune(keep=version)

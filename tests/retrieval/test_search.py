@@ -183,8 +183,6 @@ SMALL = ("units", "velocity", "fix_shake", "fix_rigid")
 
 def _small_manual(tmp_path: Path, knowledge) -> tuple[Path, object]:
     """A few 2024 pages and an empty data directory (its ONNX export: the one made at setup, else the fixture's)."""
-    import shutil
-
     from mdbot.retrieval.settings import RetrievalSettings
     from tests.retrieval.conftest import MANUAL
 
