@@ -26,7 +26,7 @@ setup: $(STAMP) $(MODELS)
 	@bash scripts/ensure-bwrap.sh
 	@bash scripts/ensure-slurm.sh
 
-$(MODELS): $(STAMP)
+$(MODELS): $(STAMP) retrieval/embeddings.py  # a new export format is made at the next setup
 	$(BIN)/python -c 'from mdbot.retrieval.embeddings import prepare; print("embedding model exported:", prepare())'
 	@touch $@
 

@@ -100,6 +100,27 @@ def test_migrations_match_the_models(tmp_path):
     Journal(f"sqlite:///{tmp_path / 'j.sqlite'}").close()  # re-opening an up-to-date journal is a no-op
 
 
+def test_a_journal_behind_the_newest_migration_is_upgraded_when_opened(tmp_path):
+    """A journal at HEAD opens without Alembic; HEAD must be Alembic's head, and an older one is upgraded."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, inspect, text
+
+    from mdbot.graph.journal import Journal
+    from mdbot.graph.journal.store import HEAD, alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    assert ScriptDirectory.from_config(alembic_config(url)).get_current_head() == HEAD
+    command.upgrade(alembic_config(url), "0003")  # a lab's journal from before the Slack homes
+    engine = create_engine(url)
+    assert "slack_homes" not in inspect(engine).get_table_names()
+    Journal(url).close()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    assert "slack_homes" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
 def test_citations_leave_code_alone():
     passages = [{"doc_id": "a", "title": "A"}, {"doc_id": "b", "title": "B"}]
     text = "Use `v_x[2]` here [1].\n```\nthermo_style custom step c_1[4]\n```\nSee [5]."
