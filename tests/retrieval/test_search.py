@@ -319,8 +319,11 @@ def test_the_setup_export_serves_queries_and_is_made_once(tmp_path, monkeypatch)
 
     shipped = tmp_path / "share"
     monkeypatch.setattr(embeddings, "SHIPPED", shipped)
+    shipped.mkdir()
+    (shipped / f"{PACKAGED}-0123456789abcdef.onnx").write_bytes(b"an export of other weights")
     made = prepare(PACKAGED, shipped)
     assert made is not None and made.parent == shipped
+    assert [f.name for f in shipped.glob("*.onnx")] == [made.name]  # the other one is removed
     meta = json.loads(made.with_suffix(".json").read_text())
     assert meta["accepted"] and meta["min_cosine"] >= 1 - embeddings.AGREEMENT
     stamp = made.stat().st_mtime_ns
@@ -330,3 +333,13 @@ def test_the_setup_export_serves_queries_and_is_made_once(tmp_path, monkeypatch)
     question = "How do I keep water molecules rigid during the run?"
     want = embedder.model.encode([question], normalize_embeddings=True, show_progress_bar=False)[0]
     assert float(np.dot(embedder.query(question), want)) >= 1 - embeddings.AGREEMENT
+    # A data directory's export from before exports were saved optimised, and no setup export: still used.
+    cache = tmp_path / "old" / "cache"
+    earlier = cache / "models" / made.name.replace(f"-{embeddings.EXPORT_FORMAT}", "")
+    earlier.parent.mkdir(parents=True)
+    shutil.copy(made, earlier)
+    shutil.copy(made.with_suffix(".json"), earlier.with_suffix(".json"))
+    monkeypatch.setattr(embeddings, "SHIPPED", tmp_path / "none")
+    old = Embedder(PACKAGED, cache)
+    assert old.onnx(allow_export=False) is not None and (cache / "models" / made.name).is_file()
+    assert float(np.dot(old.query(question), want)) >= 1 - embeddings.AGREEMENT
