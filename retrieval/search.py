@@ -34,6 +34,12 @@ DOC_AGGREGATION = (1.0, 0.5, 0.25)
 HUB_LINKS = 80
 HUB_FACTOR = 0.7
 DENSE_N = 80
+# Pseudo-relevance feedback (Rocchio) on the dense list: the query vector plus FEEDBACK_WEIGHT times the mean
+# of its FEEDBACK_PASSAGES nearest passages, searched again. It moves a description of a task towards the
+# manual's own wording. Chosen on the dev and tuned sets (R@1 0.820 → 0.840 and 0.800 → 0.816; weights
+# 0.1–0.4 with three passages all gained on both, one or two passages did not).
+FEEDBACK_PASSAGES = 3
+FEEDBACK_WEIGHT = 0.3
 BM25_N = 200
 KIND_PRIORITY = {"manual": 1.0, "docs": 0.9, "potentials": 0.7, "examples": 0.5}
 # Command names that are also everyday words: in a long natural-language query they are weak evidence.
@@ -391,12 +397,22 @@ class Searcher:
         if self._vectors is None or not self._have.any() or self._vectors.shape[1] == 0:
             return []
         vector = np.ascontiguousarray(self._query_vector(query), dtype=np.float32)
-        sims = self._vectors @ vector
-        if self.coverage < 1.0:
-            sims[~self._have] = -np.inf
+        sims = self._similarities(vector)
+        if FEEDBACK_WEIGHT and self._embedded > FEEDBACK_PASSAGES:
+            near = np.argpartition(-sims, FEEDBACK_PASSAGES - 1)[:FEEDBACK_PASSAGES]
+            vector = vector + FEEDBACK_WEIGHT * self._vectors[near].mean(0)
+            sims = self._similarities(vector / np.linalg.norm(vector))
         n = min(n, self._embedded)
         top = np.argpartition(-sims, n - 1)[:n]
         return [int(i) for i in top[np.argsort(-sims[top])]]
+
+    def _similarities(self, vector):
+        import numpy as np
+
+        sims = self._vectors @ vector
+        if self.coverage < 1.0:
+            sims[~self._have] = -np.inf  # passages the ingest has not embedded yet
+        return sims
 
     # --------------------------------------------------------------------------------------- ranking
     def _bm25_chunks(self, query: str) -> tuple[list[int], list[float]]:

@@ -77,6 +77,32 @@ def test_a_hub_page_yields_to_the_pages_it_lists_unless_named(knowledge, monkeyp
     assert hubbed.search("fix shake", 5)[0].doc_id == "fix_shake"
 
 
+def test_dense_feedback_draws_only_on_passages_with_vectors(knowledge):
+    """Rocchio feedback moves the query towards its nearest passages; while an ingest is still embedding,
+    those are passages that have a vector, never the zero rows of the others."""
+    import numpy as np
+
+    from mdbot.retrieval import search
+
+    settings, _, _ = knowledge
+    s = Searcher(settings)
+    s.load()
+    query = "keep water molecules rigid during the run"
+    q = s._query_vector(query)
+    nearest = np.argsort(-(s._vectors @ q))[:20]
+    s._have = s._have.copy()
+    s._have[nearest[:5]] = False  # as if the ingest had not reached them yet
+    s.coverage = float(s._have.mean())
+    s._embedded = int(s._have.sum())
+    got = s._dense(query, 10)
+    assert not set(got) & set(nearest[:5].tolist())
+    visible = nearest[5:5 + search.FEEDBACK_PASSAGES]  # the nearest passages that have vectors
+    moved = q + search.FEEDBACK_WEIGHT * s._vectors[visible].mean(0)
+    sims = s._vectors @ (moved / np.linalg.norm(moved))
+    sims[~s._have] = -np.inf
+    assert got == np.argsort(-sims)[:10].tolist()
+
+
 def test_one_result_per_document_best_first(searcher):
     hits = searcher.search("thermostat", 10)
     ids = [h.doc_id for h in hits]
