@@ -137,10 +137,15 @@ def _optimise(raw: Path, target: Path) -> None:
     ort.InferenceSession(str(raw), options, providers=["CPUExecutionProvider"])
 
 
+def _earlier(target: Path) -> Path:
+    """Where an earlier mdbot kept the same export (unoptimised, named without the format)."""
+    return target.with_name(target.name.removesuffix(f"-{EXPORT_FORMAT}.onnx") + ".onnx")
+
+
 def _from_earlier(target: Path) -> bool:
-    """An export accepted by an earlier mdbot (unoptimised, named without the format) is optimised into
-    ``target`` (~0.4 s, the fusions keep its vectors), so a knowledge base's queries stay on onnxruntime."""
-    earlier = target.with_name(target.name.removesuffix(f"-{EXPORT_FORMAT}.onnx") + ".onnx")
+    """An export accepted by an earlier mdbot is optimised into ``target`` (~0.4 s, the fusions keep its
+    vectors), so queries stay on onnxruntime until the next ``make setup`` or ingest makes a new one."""
+    earlier = _earlier(target)
     meta = earlier.with_suffix(".json")
     try:
         if not earlier.is_file() or not json.loads(meta.read_text()).get("accepted"):
@@ -291,7 +296,7 @@ class Embedder:
         if self.backend == "torch":
             return None
         shipped = SHIPPED / self._export_name()
-        if shipped.is_file():
+        if shipped.is_file() or _earlier(shipped).is_file():  # an earlier setup's: upgraded where it is
             return shipped
         return None if self.cache_dir is None else self.cache_dir / "models" / self._export_name()
 
