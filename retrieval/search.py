@@ -149,10 +149,11 @@ class NameIndex:
     def __init__(self, metas: list[dict]):
         self.index: dict[str, dict[str, float]] = {}
         self.specific: dict[str, bool] = {}
-        for meta in metas:
-            doc, kind = meta["doc_id"], meta.get("kind", "manual")
+        # a page's passages carry the same names: expand each page's once (13,301 passages, 1,008 pages)
+        pages = dict.fromkeys((m["doc_id"], m.get("kind", "manual"), m.get("commands", "")) for m in metas)
+        for doc, kind, commands in pages:  # in the corpus's order, which breaks ties between equal matches
             priority = KIND_PRIORITY.get(kind, 0.5)
-            names = [n for n in meta.get("commands", "").split("|") if n]
+            names = [n for n in commands.split("|") if n]
             if kind == "manual":
                 names.append(doc)
             for name in names:
@@ -329,11 +330,11 @@ class Searcher:
         self._names = NameIndex(corpus.metas)
         inlinks: dict[str, set[str]] = {}
         outlinks: dict[str, set[str]] = {}
-        for meta in corpus.metas:
-            targets = set(filter(None, meta.get("links", "").split("|")))
-            outlinks.setdefault(meta["doc_id"], set()).update(targets)
+        for doc, links in {(m["doc_id"], m.get("links", "")) for m in corpus.metas}:
+            targets = set(filter(None, links.split("|")))
+            outlinks.setdefault(doc, set()).update(targets)
             for target in targets:
-                inlinks.setdefault(target, set()).add(meta["doc_id"])
+                inlinks.setdefault(target, set()).add(doc)
         self._inlinks = {doc: len(src) for doc, src in inlinks.items()}
         self._hubs = {doc for doc, targets in outlinks.items() if len(targets) >= HUB_LINKS}
         self._position = {cid: i for i, cid in enumerate(corpus.ids)}
