@@ -4,6 +4,7 @@ clusters configured against them with short poll intervals."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -105,6 +106,10 @@ def make_cluster(tmp_path, engine, slurm, settings):
             if job.cluster_id:
                 c.slurm.transport.run(["scancel", job.cluster_id])
         c.close()
+        control = getattr(c.transport, "control_path", None)
+        if control is not None and control.parent.name.startswith("mdbot-ssh-"):
+            # a test's long tmp_path puts the SSH control directory in /tmp, outside tmp_path
+            shutil.rmtree(control.parent, ignore_errors=True)
 
 
 def wait_for(predicate, what: str, timeout: float = PATIENT_S, poll=None):
