@@ -116,6 +116,7 @@ def score_set(searcher, baseline, queries: list[dict]) -> dict:
     golds = [q["gold"] for q in queries]
     variants = {
         "hybrid": {},
+        "hybrid without reranking": {"rerank": False},
         "dense only": {"bm25": False, "names": False},
         "bm25 (chunks) only": {"dense": False, "names": False},
         "hybrid without names": {"names": False},

@@ -94,7 +94,7 @@ def test_dense_feedback_draws_only_on_passages_with_vectors(knowledge):
     s._have[nearest[:5]] = False  # as if the ingest had not reached them yet
     s.coverage = float(s._have.mean())
     s._embedded = int(s._have.sum())
-    got = s._dense(query, 10)
+    got, _ = s._dense(query, 10)
     assert not set(got) & set(nearest[:5].tolist())
     visible = nearest[5:5 + search.FEEDBACK_PASSAGES]  # the nearest passages that have vectors
     moved = q + search.FEEDBACK_WEIGHT * s._vectors[visible].mean(0)
